@@ -1,0 +1,48 @@
+# Two commands set everything up on a fresh clone:
+#   make run   - the service on an embedded SQLite ledger with demo data
+#   make test  - the whole test suite
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+
+# PostgreSQL for the tests; when it is unreachable the PostgreSQL tests skip
+# (with their reason), except under CI=true where that is a failure.
+export CUSTODY_TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/test
+
+# The embedded demo ledger. These passphrases protect demo keys only; set
+# your own in the environment (or .env) for anything real.
+DEMO_DB  ?= sqlite:///var/custody.db
+export CUSTODY_LOG_KEY_PASSPHRASE ?= demo-log-key-passphrase
+export CUSTODY_KEY_PASSPHRASE ?= demo-key-passphrase
+
+.PHONY: install test run lint typecheck bench clean
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test,dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+test: $(STAMP)
+	$(PY) -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
+
+run: $(STAMP)
+	$(VENV)/bin/custody init --db $(DEMO_DB)
+	$(VENV)/bin/custody status --db $(DEMO_DB)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy
+
+bench: $(STAMP)
+	$(VENV)/bin/custody bench append --n 20000 --batch 500
+	$(VENV)/bin/custody bench verify
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,62 @@
+"""``custody`` — the command-line interface. Thin: parse, call a service, print.
+
+See :mod:`app.cli.common` for the exit codes; they are a stable interface.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+import typer
+from sqlalchemy.exc import SQLAlchemyError
+
+from app.cli import admin, bench, ledger_cmds, log
+from app.cli.common import EXIT_CODES_HELP, EXIT_ENVIRONMENT, EXIT_INPUT, EXIT_INTERNAL, exit_code_for
+from ledger.errors import LedgerError
+
+cli = typer.Typer(
+    name="custody",
+    help="Konnektor Custody Ledger: a tamper-evident chain-of-custody log for TI connectors.\n\n"
+    + EXIT_CODES_HELP,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+ledger_cmds.register(cli)
+cli.add_typer(log.app, name="log")
+cli.add_typer(admin.party_app, name="party")
+cli.add_typer(admin.key_app, name="key")
+cli.add_typer(admin.role_app, name="role")
+cli.add_typer(bench.app, name="bench")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``custody`` script: no traceback ever reaches the user."""
+    try:
+        code = cli(args=argv, standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        code = exc.exit_code
+    except click.exceptions.Abort:
+        print("error: aborted [cli.aborted]", file=sys.stderr)
+        code = EXIT_INPUT
+    except click.ClickException as exc:
+        exc.show()
+        code = EXIT_INPUT
+    except LedgerError as exc:
+        print(f"error: {exc.message} [{exc.code}]", file=sys.stderr)
+        code = exit_code_for(exc)
+    except SQLAlchemyError as exc:
+        first = str(getattr(exc, "orig", exc)).strip().splitlines()
+        print(
+            f"error: database failure: {first[0] if first else type(exc).__name__} [operational.database]",
+            file=sys.stderr,
+        )
+        code = EXIT_ENVIRONMENT
+    except KeyboardInterrupt:
+        print("error: interrupted [cli.interrupted]", file=sys.stderr)
+        code = 130
+    except Exception as exc:
+        print(f"error: internal error: {type(exc).__name__}: {exc} [internal]", file=sys.stderr)
+        code = EXIT_INTERNAL
+    sys.exit(code if isinstance(code, int) else 0)

@@ -1,0 +1,71 @@
+"""Private key files: encrypted PKCS#8 PEM, mode 0600, written atomically.
+
+Private keys never reach the server: a CLI user signs with a key file on
+their own machine, and the log key file is read by the process that signs
+checkpoints. Files are created with O_EXCL so an existing key is never
+overwritten by accident.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from app.errors import KeyFileError
+from ledger.errors import InvalidInput, WrongPassphrase
+from ledger.keys import SigningKey
+
+
+class KeyFileMissing(InvalidInput):
+    code = "input.key_file_missing"
+
+
+def write_key_file(path: Path, key: SigningKey, passphrase: bytes) -> None:
+    """Write ``key`` encrypted to a new file ``path`` (0600); refuse to overwrite."""
+    pem = key.to_encrypted_pem(passphrase)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        temp = path.with_name(path.name + ".tmp")
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            os.write(fd, pem)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        # link() fails if the target exists, unlike rename(): never clobber a key.
+        os.link(temp, path)
+        os.unlink(temp)
+    except FileExistsError:
+        raise KeyFileError(f"{path} already exists; refusing to overwrite a key file") from None
+    except OSError as exc:
+        raise KeyFileError(f"cannot write key file {path}: {exc.strerror}") from None
+
+
+def read_key_file(path: Path, passphrase: bytes) -> SigningKey:
+    try:
+        pem = path.read_bytes()
+    except FileNotFoundError:
+        raise KeyFileMissing(f"key file {path} does not exist") from None
+    except OSError as exc:
+        raise KeyFileError(f"cannot read key file {path}: {exc.strerror}") from None
+    try:
+        return SigningKey.from_encrypted_pem(pem, passphrase)
+    except WrongPassphrase:
+        raise WrongPassphrase(f"wrong passphrase for key file {path}") from None
+
+
+def resolve_passphrase(value: str | None, what: str, env_name: str, *, confirm: bool = False) -> bytes:
+    """The passphrase from the environment, or a prompt when a person is at a terminal."""
+    if value:
+        return value.encode("utf-8")
+    if not sys.stdin.isatty():
+        raise InvalidInput(f"no passphrase for the {what}: set {env_name} or run at a terminal")
+    import getpass
+
+    first = getpass.getpass(f"Passphrase for the {what}: ")
+    if confirm and getpass.getpass("Repeat passphrase: ") != first:
+        raise InvalidInput("passphrases do not match")
+    if not first:
+        raise InvalidInput("an empty passphrase is not allowed")
+    return first.encode("utf-8")

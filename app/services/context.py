@@ -1,0 +1,77 @@
+"""What a use case needs: settings, the database, the log store, a clock, randomness."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from app.db import make_engine, schema_revision
+from app.errors import LedgerNotInitialised
+from app.keyfiles import read_key_file, resolve_passphrase
+from app.logstore import LogStore
+from app.settings import Settings
+from ledger.keys import SigningKey
+from ledger.note import Ed25519NoteSigner
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class LedgerContext:
+    settings: Settings
+    engine: Engine
+    clock: Callable[[], datetime] = utc_now
+    random_bytes: Callable[[int], bytes] = os.urandom
+    _store: LogStore | None = field(default=None, repr=False)
+    _signer_loaded: bool = field(default=False, repr=False)
+
+    @classmethod
+    def open(cls, settings: Settings, **kwargs: object) -> LedgerContext:
+        return cls(settings, make_engine(settings.database_url), **kwargs)  # type: ignore[arg-type]
+
+    @property
+    def store(self) -> LogStore:
+        """The log store for reads; see :meth:`writer` for appends."""
+        if self._store is None:
+            self._store = LogStore(self.engine, clock=self.clock)
+        return self._store
+
+    def require_initialised(self) -> None:
+        if schema_revision(self.engine) is None or self.store.size() == 0:
+            raise LedgerNotInitialised("the ledger is not initialised: run `custody init` first")
+
+    def writer(self) -> LogStore:
+        """The log store with the checkpoint key loaded (needed to append)."""
+        store = self.store
+        if not self._signer_loaded:
+            self.require_initialised()
+            origin = self.store.trust_state().origin
+            assert origin is not None
+            key = self.load_log_key()
+            store.signer = Ed25519NoteSigner(origin, key)
+            self._signer_loaded = True
+        return store
+
+    def load_log_key(self) -> SigningKey:
+        secret = self.settings.log_key_passphrase
+        passphrase = resolve_passphrase(
+            secret.get_secret_value() if secret else None, "log key", "CUSTODY_LOG_KEY_PASSPHRASE"
+        )
+        return read_key_file(self.settings.resolved_log_key_file(), passphrase)
+
+    def actor_key_path(self, party_id: str, explicit: Path | None = None) -> Path:
+        return explicit or self.settings.resolved_key_dir() / f"{party_id}.pem"
+
+    def load_actor_key(self, party_id: str, explicit: Path | None = None) -> SigningKey:
+        secret = self.settings.key_passphrase
+        passphrase = resolve_passphrase(
+            secret.get_secret_value() if secret else None, f"key of {party_id}", "CUSTODY_KEY_PASSPHRASE"
+        )
+        return read_key_file(self.actor_key_path(party_id, explicit), passphrase)

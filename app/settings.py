@@ -1,0 +1,55 @@
+"""Configuration from the environment (``CUSTODY_*``) and an optional ``.env``.
+
+Command-line options override these; nothing else reads the environment.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite:///var/custody.db"
+DEFAULT_ORIGIN = "custody.local/ledger"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CUSTODY_", env_file=".env", extra="ignore")
+
+    #: SQLAlchemy URL; ``sqlite:///path`` (embedded) or ``postgresql://…``.
+    database_url: str = DEFAULT_DATABASE_URL
+    #: Where key files live when no explicit path is given (0700).
+    key_dir: Path | None = None
+    #: The checkpoint signing key (encrypted PKCS#8 PEM).
+    log_key_file: Path | None = None
+    log_key_passphrase: SecretStr | None = None
+    #: Passphrase of the acting party's key file (CLI signing).
+    key_passphrase: SecretStr | None = None
+    origin: str = DEFAULT_ORIGIN
+
+    def resolved_key_dir(self) -> Path:
+        """Keys sit next to an SQLite file, else under ./var/keys."""
+        if self.key_dir is not None:
+            return self.key_dir
+        path = sqlite_path(self.database_url)
+        if path is not None:
+            return path.parent / "keys"
+        return Path("var") / "keys"
+
+    def resolved_log_key_file(self) -> Path:
+        return self.log_key_file or self.resolved_key_dir() / "log-key.pem"
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of an ``sqlite:///`` URL, or None for other databases."""
+    for prefix in ("sqlite+pysqlite:///", "sqlite:///"):
+        if url.startswith(prefix):
+            rest = url[len(prefix) :].split("?", 1)[0]
+            return Path(rest) if rest and rest != ":memory:" else None
+    return None
+
+
+def load_settings(**overrides: object) -> Settings:
+    values = {k: v for k, v in overrides.items() if v is not None}
+    return Settings(**values)  # type: ignore[arg-type]
