@@ -44,8 +44,12 @@ from ledger.merkle import (
     NodeFetcher,
     NodeId,
     consistency_proof,
+    consistency_ranges,
     hash_leaf,
     inclusion_proof,
+    inclusion_ranges,
+    nodes_for,
+    range_nodes,
     root_of,
 )
 from ledger.note import NoteSigner
@@ -190,6 +194,15 @@ class LogStore:
 
         return fetch
 
+    def _prefetched(self, conn: Connection, ids: Collection[NodeId]) -> NodeFetcher:
+        """Fetch every node a proof needs in ONE query; serve the proof's lookups from it."""
+        nodes = self.fetch_nodes(conn, ids)
+
+        def fetch(wanted: Collection[NodeId]) -> dict[NodeId, bytes]:
+            return {node: nodes[node] for node in wanted}
+
+        return fetch
+
     def _tree_size(self, conn: Connection, size: int | None) -> int:
         current = self.size(conn)
         if size is None:
@@ -211,7 +224,8 @@ class LogStore:
             size = self._tree_size(conn, size if size is not None else self._latest_size(conn))
             if not 0 <= index < size:
                 raise InvalidInput(f"index {index} is not in a tree of size {size}")
-            fetch = self._fetcher(conn)
+            needed = {(0, index)} | nodes_for(inclusion_ranges(index, size)) | set(range_nodes(0, size))
+            fetch = self._prefetched(conn, needed)
             leaf = fetch([(0, index)])[(0, index)]
             proof = inclusion_proof(index, size, fetch)
             root = root_of(size, fetch)
@@ -229,7 +243,9 @@ class LogStore:
             new = self._tree_size(conn, new_size if new_size is not None else self._latest_size(conn))
             if not 0 < old_size <= new:
                 raise InvalidInput(f"need 0 < old ≤ new, got old={old_size} new={new}")
-            fetch = self._fetcher(conn)
+            needed = set(range_nodes(0, old_size)) | set(range_nodes(0, new))
+            needed |= nodes_for(consistency_ranges(old_size, new))
+            fetch = self._prefetched(conn, needed)
             proof = consistency_proof(old_size, new, fetch)
             return {
                 "old_size": old_size,
@@ -278,7 +294,7 @@ class LogStore:
             except LedgerError as exc:
                 self._trust = None
                 raise IntegrityFailure(f"stored trust entry {idx} no longer replays: {exc}") from exc
-            apply(state, ctx)
+            apply(state, ctx, hash_leaf(bytes(raw)))
         self._trust_size = size
 
     def _lock(self, conn: Connection) -> None:
@@ -362,8 +378,7 @@ class LogStore:
                     for (level, node_idx), value in tree.append(leaf):
                         node_rows.append({"level": level, "idx": node_idx, "hash": value})
                     heads[statement.subject] = leaf
-                    apply(state, ctx)
-                    admitted.append(ctx)
+                    admitted.append(apply(state, ctx, leaf))
                     appended.append(AppendedEntry(index, leaf, raw, statement))
                     entry_rows.append(
                         {
@@ -394,12 +409,15 @@ class LogStore:
                 )
                 for projection in self.projections:
                     projection.persist(conn, state, admitted)
-                self._trust_size = new_size
                 # Step 6: leaving the block commits.
         except IntegrityError as exc:
             if "nonce" in str(exc.orig):
                 raise ReplayedStatement("a statement with this nonce is already in the log") from None
             raise AppendConflict(f"the log moved under this append: {exc.orig}") from None
+        # Only a committed batch moves the cached trust state forward: had the
+        # commit failed, entries other processes append at these indices
+        # would otherwise never be replayed into it.
+        self._trust_size = new_size
         return AppendResult(tuple(appended), new_size, root, note)
 
     def _subject_heads(self, conn: Connection, subjects: set[str]) -> dict[str, bytes]:

@@ -55,3 +55,130 @@ class CheckpointRow(SQLModel, table=True):
 ENTRIES = EntryRow.__table__  # type: ignore[attr-defined]
 TREE_NODES = TreeNodeRow.__table__  # type: ignore[attr-defined]
 CHECKPOINTS = CheckpointRow.__table__  # type: ignore[attr-defined]
+
+
+# ---------------------------------------------------------------------------
+# Projections: current state derived from the log (mutable, rebuildable).
+
+
+class ConnectorRow(SQLModel, table=True):
+    __tablename__ = "connectors"
+    __table_args__ = (
+        Index("ix_connectors_state", "state"),
+        Index("ix_connectors_custodian", "custodian"),
+        Index("ix_connectors_cert_not_after", "cert_not_after"),
+    )
+
+    subject: str = Field(sa_column=Column(String(120), primary_key=True))
+    vendor: str = Field(sa_column=Column(String(32), nullable=False))
+    serial: str = Field(sa_column=Column(String(64), nullable=False))
+    state: str = Field(sa_column=Column(String(24), nullable=False))
+    seal_status: str = Field(sa_column=Column(String(24), nullable=False))
+    custodian: str = Field(sa_column=Column(String(80), nullable=False))
+    location: str | None = Field(sa_column=Column(String(120), nullable=True))
+    practice: str | None = Field(sa_column=Column(String(64), nullable=True))
+    cert_not_after: str | None = Field(sa_column=Column(String(40), nullable=True))
+    open_incident: str | None = Field(sa_column=Column(String(24), nullable=True))
+    last_index: int = Field(sa_column=Column(BigInteger, nullable=False))
+    record: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class SealRow(SQLModel, table=True):
+    __tablename__ = "seals"
+    __table_args__ = (Index("ix_seals_status", "status"), Index("ix_seals_connector", "connector"))
+
+    seal_id: str = Field(sa_column=Column(String(16), primary_key=True))
+    status: str = Field(sa_column=Column(String(16), nullable=False))
+    holder: str = Field(sa_column=Column(String(80), nullable=False))
+    issued_to: str | None = Field(sa_column=Column(String(80), nullable=True))
+    connector: str | None = Field(sa_column=Column(String(120), nullable=True))
+    last_index: int = Field(sa_column=Column(BigInteger, nullable=False))
+    record: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class IncidentRow(SQLModel, table=True):
+    __tablename__ = "incidents"
+    __table_args__ = (Index("ix_incidents_status", "status"),)
+
+    incident_id: str = Field(sa_column=Column(String(24), primary_key=True))
+    connector: str = Field(sa_column=Column(String(120), nullable=False))
+    category: str = Field(sa_column=Column(String(32), nullable=False))
+    status: str = Field(sa_column=Column(String(16), nullable=False))
+    reported_by: str = Field(sa_column=Column(String(80), nullable=False))
+    opened_index: int = Field(sa_column=Column(BigInteger, nullable=False))
+    record: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class PartyRow(SQLModel, table=True):
+    __tablename__ = "parties"
+
+    subject: str = Field(sa_column=Column(String(80), primary_key=True))
+    name: str = Field(sa_column=Column(String(200), nullable=False))
+    roles: str = Field(sa_column=Column(Text, nullable=False))
+    registered_at: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class PartyKeyRow(SQLModel, table=True):
+    __tablename__ = "party_keys"
+    __table_args__ = (Index("ix_party_keys_party", "party"),)
+
+    keyid: str = Field(sa_column=Column(String(64), primary_key=True))
+    party: str = Field(sa_column=Column(String(80), nullable=False))
+    algorithm: str = Field(sa_column=Column(String(40), nullable=False))
+    spki: str = Field(sa_column=Column(Text, nullable=False))
+    added_at: int = Field(sa_column=Column(BigInteger, nullable=False))
+    revoked_at: int | None = Field(sa_column=Column(BigInteger, nullable=True))
+
+
+class ProjectionMetaRow(SQLModel, table=True):
+    __tablename__ = "projection_meta"
+
+    name: str = Field(sa_column=Column(String(40), primary_key=True))
+    log_size: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+# ---------------------------------------------------------------------------
+# Off-log data.
+
+
+class HandoverOfferRow(SQLModel, table=True):
+    """A two-party statement signed by the releasing party, awaiting the receiver."""
+
+    __tablename__ = "handover_offers"
+    __table_args__ = (Index("ix_handover_offers_to", "to_party", "status"),)
+
+    offer_id: str = Field(sa_column=Column(String(32), primary_key=True))
+    from_party: str = Field(sa_column=Column(String(80), nullable=False))
+    to_party: str = Field(sa_column=Column(String(80), nullable=False))
+    status: str = Field(sa_column=Column(String(16), nullable=False))
+    created_at: str = Field(sa_column=Column(String(40), nullable=False))
+    closed_at: str | None = Field(sa_column=Column(String(40), nullable=True))
+    reason: str | None = Field(sa_column=Column(Text, nullable=True))
+    connectors: str = Field(sa_column=Column(Text, nullable=False))
+    envelopes: str = Field(sa_column=Column(Text, nullable=False))
+    result: str | None = Field(sa_column=Column(Text, nullable=True))
+
+
+class PracticeRow(SQLModel, table=True):
+    """Erasable master data: the clear identifiers behind a practice digest."""
+
+    __tablename__ = "practices"
+
+    practice_id: str = Field(sa_column=Column(String(64), primary_key=True))
+    digest: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
+    name: str | None = Field(sa_column=Column(String(200), nullable=True))
+    bsnr: str | None = Field(sa_column=Column(String(16), nullable=True))
+    telematik_id: str | None = Field(sa_column=Column(String(128), nullable=True))
+    address: str | None = Field(sa_column=Column(Text, nullable=True))
+    salt: str | None = Field(sa_column=Column(String(64), nullable=True))
+    erased_at: str | None = Field(sa_column=Column(String(40), nullable=True))
+
+
+CONNECTORS = ConnectorRow.__table__  # type: ignore[attr-defined]
+SEALS = SealRow.__table__  # type: ignore[attr-defined]
+INCIDENTS = IncidentRow.__table__  # type: ignore[attr-defined]
+PARTIES = PartyRow.__table__  # type: ignore[attr-defined]
+PARTY_KEYS = PartyKeyRow.__table__  # type: ignore[attr-defined]
+PROJECTION_META = ProjectionMetaRow.__table__  # type: ignore[attr-defined]
+HANDOVER_OFFERS = HandoverOfferRow.__table__  # type: ignore[attr-defined]
+PRACTICES = PracticeRow.__table__  # type: ignore[attr-defined]

@@ -118,6 +118,14 @@ def _reject_float(text: str) -> Any:
     raise FloatNotAllowed(f"number {text} is not an integer; floats are not allowed")
 
 
+def _parse_int(text: str) -> int:
+    # More than 16 digits is always outside ±(2^53−1). Rejecting it before
+    # int() also keeps Python's digit limit (a bare ValueError) out of reach.
+    if len(text.lstrip("-")) > len(str(MAX_SAFE_INTEGER)):
+        raise IntegerOutOfRange(f"integer {text[:24]}… outside ±(2^53-1)")
+    return int(text)
+
+
 def _reject_constant(text: str) -> Any:
     raise FloatNotAllowed(f"{text} is not valid JSON")
 
@@ -147,6 +155,7 @@ def loads_strict(raw: bytes) -> Any:
             text,
             object_pairs_hook=_no_duplicates,
             parse_float=_reject_float,
+            parse_int=_parse_int,
             parse_constant=_reject_constant,
         )
     except json.JSONDecodeError as exc:

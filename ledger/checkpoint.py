@@ -53,6 +53,9 @@ class Checkpoint:
             raise MalformedCheckpoint(str(exc)) from None
         if not size_text.isdigit() or not size_text.isascii() or (size_text != "0" and size_text[0] == "0"):
             raise MalformedCheckpoint(f"checkpoint size {size_text!r} is not a decimal number")
+        # A uint64, as in Go; the length check first keeps int() from its digit limit.
+        if len(size_text) > 20 or int(size_text) >= 2**64:
+            raise MalformedCheckpoint("checkpoint size does not fit in 64 bits")
         try:
             root = b64decode(root_text, "checkpoint root")
         except InvalidInput as exc:

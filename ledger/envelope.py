@@ -74,7 +74,9 @@ class Envelope:
             raise MalformedEnvelope("payloadType missing or not a string")
         if payload_type != PAYLOAD_TYPE:
             raise WrongPayloadType(f"payloadType must be {PAYLOAD_TYPE!r}, got {payload_type!r}")
-        payload = b64decode(value.get("payload"), "payload")
+        if not isinstance(value.get("payload"), str):
+            raise MalformedEnvelope("payload missing or not a string")
+        payload = b64decode(value["payload"], "payload")
         raw_signatures = value.get("signatures")
         if not isinstance(raw_signatures, list) or not raw_signatures:
             raise MalformedEnvelope("signatures must be a non-empty list")

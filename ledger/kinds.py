@@ -44,7 +44,8 @@ def _no_rule(state: LedgerState, ctx: Context) -> None:
 @dataclass(frozen=True)
 class KindSpec:
     name: str
-    subject_type: str
+    #: The subject type(s) a statement of this kind may be about.
+    subject_type: str | tuple[str, ...]
     roles: frozenset[str]
     schema: Obj
     check: Rule = _no_rule
@@ -53,8 +54,14 @@ class KindSpec:
     #: countersign, and the roles it needs.
     counterparty_field: str | None = None
     counterparty_roles: frozenset[str] = frozenset()
+    #: The rule a missing countersignature violates (else an authorisation error).
+    counterparty_rule: str | None = None
     epcis: EpcisMapping | None = None
     summary: str = ""
+
+    @property
+    def subject_types(self) -> tuple[str, ...]:
+        return (self.subject_type,) if isinstance(self.subject_type, str) else self.subject_type
 
 
 class KindRegistry:

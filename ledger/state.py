@@ -8,8 +8,8 @@ them on replay, so both take the same decision on the same log.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ledger.envelope import Envelope, Signature
@@ -80,6 +80,8 @@ class Context:
     recorded_at: str
     keys: tuple[tuple[Signature, KeyRecord], ...] = ()
     warnings: tuple[str, ...] = ()
+    #: Known once the entry bytes exist (set before :func:`apply`).
+    leaf_hash: bytes = b""
 
 
 # Genesis introduces the key that signs it; every other statement is signed by
@@ -90,6 +92,15 @@ _self_key_readers: dict[str, Any] = {}
 
 def register_self_keys(kind: str, reader: Any) -> None:
     _self_key_readers[kind] = reader
+
+
+Warner = Callable[["LedgerState", "Context"], list[str]]
+_warners: list[Warner] = []
+
+
+def register_warner(warner: Warner) -> None:
+    """Add a check whose findings are flagged on an entry but never reject it (rule 12)."""
+    _warners.append(warner)
 
 
 def resolve_keys(
@@ -130,8 +141,13 @@ def check_roles(state: LedgerState, statement: Statement, spec: KindSpec, signer
         )
     if spec.counterparty_field is not None:
         other = statement.data.get(spec.counterparty_field)
+        if other == statement.by:
+            raise InvalidData(f"{spec.name}: {spec.counterparty_field} must be another party than the author")
         if other not in signers:
-            raise MissingSignature(f"{spec.name} needs the countersignature of {other}")
+            message = f"{spec.name} needs the countersignature of {other}"
+            if spec.counterparty_rule is not None:
+                raise RuleViolation(spec.counterparty_rule, message)
+            raise MissingSignature(message)
         if not state.roles_of(str(other)) & spec.counterparty_roles:
             raise MissingRole(
                 f"{other} needs one of the roles {', '.join(sorted(spec.counterparty_roles))} "
@@ -142,8 +158,10 @@ def check_roles(state: LedgerState, statement: Statement, spec: KindSpec, signer
 def validate_statement(statement: Statement) -> KindSpec:
     """Kind, subject type and data schema: checks that need no state."""
     spec = REGISTRY.get(statement.kind)
-    if statement.subject_type != spec.subject_type:
-        raise InvalidData(f"{spec.name} is about a {spec.subject_type}, not {statement.subject!r}")
+    if statement.subject_type not in spec.subject_types:
+        raise InvalidData(
+            f"{spec.name} is about a {' or '.join(spec.subject_types)}, not {statement.subject!r}"
+        )
     spec.schema(statement.data, "data")
     return spec
 
@@ -191,12 +209,18 @@ def admit(
         keys=tuple(resolved),
     )
     spec.check(state, ctx)
+    warnings = [w for warner in _warners for w in warner(state, ctx)]
+    if warnings:
+        ctx = replace(ctx, warnings=tuple(warnings))
     return ctx
 
 
-def apply(state: LedgerState, ctx: Context) -> None:
+def apply(state: LedgerState, ctx: Context, leaf_hash: bytes) -> Context:
+    """Move ``state`` past an admitted statement whose entry has ``leaf_hash``."""
+    ctx = replace(ctx, leaf_hash=leaf_hash)
     ctx.spec.apply(state, ctx)
     state.size = max(state.size, ctx.index + 1)
+    return ctx
 
 
 def keys_needed(state: LedgerState, envelopes: Sequence[Envelope]) -> set[str]:

@@ -12,7 +12,11 @@ from datetime import UTC, datetime
 
 from ledger.errors import InvalidTimestamp
 
-_PATTERN = re.compile(r"(?P<date>\d{4}-\d{2}-\d{2})T(?P<time>\d{2}:\d{2}:\d{2})(?:\.(?P<frac>\d{1,9}))?Z")
+# re.ASCII: without it \d also matches non-ASCII digits (Arabic-Indic, fullwidth, …),
+# which would give one instant many accepted spellings.
+_PATTERN = re.compile(
+    r"(?P<date>\d{4}-\d{2}-\d{2})T(?P<time>\d{2}:\d{2}:\d{2})(?:\.(?P<frac>\d{1,9}))?Z", re.ASCII
+)
 
 
 def parse_timestamp(text: object, field: str = "timestamp") -> datetime:

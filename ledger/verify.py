@@ -201,7 +201,7 @@ class LogVerifier:
             self._tasks.append((index, key.public_key.spki_der, message, signature.sig))
         if len(self._tasks) >= self._chunk_size:
             self._flush(wait=False)
-        apply(self.state, ctx)
+        apply(self.state, ctx, leaf)
 
     def feed_all(self, entries: Iterable[bytes]) -> None:
         for raw in entries:

@@ -16,6 +16,13 @@ branch_labels = None
 depends_on = None
 
 APPEND_ONLY = ("entries", "tree_nodes", "checkpoints")
+#: Every unique key of the append-only tables (SQLite REPLACE guard).
+UNIQUE_KEYS = (
+    ("entries", ("idx",)),
+    ("entries", ("nonce",)),
+    ("tree_nodes", ("level", "idx")),
+    ("checkpoints", ("size",)),
+)
 Index64 = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
@@ -57,6 +64,18 @@ def upgrade() -> None:
                     f"CREATE TRIGGER {table}_no_{action.lower()} BEFORE {action} ON {table} "
                     f"BEGIN SELECT RAISE(ABORT, '{table} is append-only: {action} rejected'); END"
                 )
+        # INSERT OR REPLACE deletes the row it collides with WITHOUT firing
+        # DELETE triggers (unless recursive_triggers is on), so it would
+        # overwrite an entry silently: refuse any insert onto an existing key.
+        # (PostgreSQL's INSERT … ON CONFLICT DO UPDATE fires the UPDATE trigger.)
+        for table, key in UNIQUE_KEYS:
+            match = " AND ".join(f"{column} = NEW.{column}" for column in key)
+            op.execute(
+                f"CREATE TRIGGER {table}_no_replace_{'_'.join(key)} BEFORE INSERT ON {table} "
+                f"WHEN EXISTS (SELECT 1 FROM {table} WHERE {match}) "
+                f"BEGIN SELECT RAISE(ABORT, '{table} is append-only: "
+                f"{', '.join(key)} already present, INSERT rejected'); END"
+            )
     else:
         op.execute(
             """

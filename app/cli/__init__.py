@@ -6,6 +6,7 @@ See :mod:`app.cli.common` for the exit codes; they are a stable interface.
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import click
 import typer
@@ -14,6 +15,13 @@ from sqlalchemy.exc import SQLAlchemyError
 from app.cli import admin, bench, ledger_cmds, log
 from app.cli.common import EXIT_CODES_HELP, EXIT_ENVIRONMENT, EXIT_INPUT, EXIT_INTERNAL, exit_code_for
 from ledger.errors import LedgerError
+
+# typer ≥ 0.20 raises its own vendored copies of click's exceptions (typer.Exit,
+# typer.Abort, typer._click…ClickException), not click's classes: catch both.
+_CLICK_EXCEPTION: Any = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+_EXIT_ERRORS = (click.exceptions.Exit, typer.Exit)
+_ABORT_ERRORS = (click.exceptions.Abort, typer.Abort)
+_USAGE_ERRORS = (click.ClickException, _CLICK_EXCEPTION)
 
 cli = typer.Typer(
     name="custody",
@@ -35,12 +43,12 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``custody`` script: no traceback ever reaches the user."""
     try:
         code = cli(args=argv, standalone_mode=False)
-    except click.exceptions.Exit as exc:
+    except _EXIT_ERRORS as exc:
         code = exc.exit_code
-    except click.exceptions.Abort:
+    except _ABORT_ERRORS:
         print("error: aborted [cli.aborted]", file=sys.stderr)
         code = EXIT_INPUT
-    except click.ClickException as exc:
+    except _USAGE_ERRORS as exc:
         exc.show()
         code = EXIT_INPUT
     except LedgerError as exc:

@@ -8,12 +8,13 @@ from typing import Annotated
 
 import typer
 
-from app.cli.common import DbOption, JsonOption, KeyDirOption, context, emit_json
+from app.cli.common import DbOption, JsonOption, KeyDirOption, emit_json, existing_context
 from app.keyfiles import resolve_passphrase, write_key_file
 from app.logstore import AppendResult
 from app.services import trust
+from app.services.context import LedgerContext
 from app.settings import load_settings
-from ledger.errors import InvalidInput
+from ledger.errors import InvalidInput, NotFound
 from ledger.ids import party_subject
 from ledger.keys import Algorithm, PublicKey, SigningKey
 
@@ -26,6 +27,14 @@ KeyFileOption = Annotated[
     Path | None,
     typer.Option("--key", help="Signer's key file (default: KEY_DIR/<party>.pem).", show_default=False),
 ]
+
+
+def _require_parties(ctx: LedgerContext, admin_id: str, party_id: str | None = None) -> None:
+    """Unknown ids are bad input (exit 2), refused before any key is opened or anything is signed."""
+    parties = ctx.store.trust_state().parties
+    for what, ident in (("administrator", admin_id), ("party", party_id)):
+        if ident is not None and party_subject(ident) not in parties:
+            raise NotFound(f"unknown {what} {ident}: no such party is registered")
 
 
 def _report(result: AppendResult, json_out: bool) -> None:
@@ -50,8 +59,9 @@ def party_add(
     json_out: JsonOption = False,
 ) -> None:
     """Register a party (statement party.registered, signed by an administrator)."""
-    ctx = context(db, key_dir)
+    ctx = existing_context(db, key_dir)
     ctx.require_initialised()
+    _require_parties(ctx, as_admin)
     admin_key = ctx.load_actor_key(as_admin, key)
     _report(trust.register_party(ctx, admin_key, as_admin, party_id, name, role or []), json_out)
 
@@ -59,7 +69,7 @@ def party_add(
 @party_app.command("list")
 def party_list(db: DbOption = None, json_out: JsonOption = False) -> None:
     """List parties with their roles and active keys."""
-    ctx = context(db)
+    ctx = existing_context(db)
     ctx.require_initialised()
     state = ctx.store.trust_state()
     rows = []
@@ -130,8 +140,9 @@ def key_add(
         public_key = PublicKey.from_pem(public.read_bytes())
     except OSError as exc:
         raise InvalidInput(f"cannot read {public}: {exc.strerror}") from None
-    ctx = context(db, key_dir)
+    ctx = existing_context(db, key_dir)
     ctx.require_initialised()
+    _require_parties(ctx, as_admin, party)
     admin_key = ctx.load_actor_key(as_admin, key)
     _report(trust.add_key(ctx, admin_key, as_admin, party, public_key), json_out)
 
@@ -148,8 +159,9 @@ def key_revoke(
     json_out: JsonOption = False,
 ) -> None:
     """Revoke a key from this index on (statement key.revoked)."""
-    ctx = context(db, key_dir)
+    ctx = existing_context(db, key_dir)
     ctx.require_initialised()
+    _require_parties(ctx, as_admin, party)
     admin_key = ctx.load_actor_key(as_admin, key)
     _report(trust.revoke_key(ctx, admin_key, as_admin, party, keyid, reason), json_out)
 
@@ -165,8 +177,9 @@ def role_grant(
     json_out: JsonOption = False,
 ) -> None:
     """Grant a role (statement role.granted)."""
-    ctx = context(db, key_dir)
+    ctx = existing_context(db, key_dir)
     ctx.require_initialised()
+    _require_parties(ctx, as_admin, party)
     admin_key = ctx.load_actor_key(as_admin, key)
     _report(trust.grant_role(ctx, admin_key, as_admin, party, role), json_out)
 
@@ -182,7 +195,8 @@ def role_revoke(
     json_out: JsonOption = False,
 ) -> None:
     """Revoke a role (statement role.revoked)."""
-    ctx = context(db, key_dir)
+    ctx = existing_context(db, key_dir)
     ctx.require_initialised()
+    _require_parties(ctx, as_admin, party)
     admin_key = ctx.load_actor_key(as_admin, key)
     _report(trust.revoke_role(ctx, admin_key, as_admin, party, role), json_out)

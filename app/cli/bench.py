@@ -33,7 +33,7 @@ def append(
 def verify(
     n: Annotated[int, typer.Option("--n", min=1, help="Entries in the ledger to verify.")] = 20000,
     workers: Annotated[
-        int | None, typer.Option(help="Signature-check processes (default: one per core).")
+        int | None, typer.Option(min=1, help="Signature-check processes (default: one per core).")
     ] = None,
     db: DbOption = None,
 ) -> None:

@@ -25,9 +25,9 @@ from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
 
-from app.errors import IntegrityFailure, OperationalError
+from app.errors import IntegrityFailure, LedgerNotInitialised, OperationalError
 from app.services.context import LedgerContext
-from app.settings import load_settings
+from app.settings import load_settings, sqlite_path
 from ledger.errors import (
     AuthorizationError,
     Conflict,
@@ -84,6 +84,16 @@ def fail(message: str, code: str, exit_code: int) -> None:
 
 def context(db: str | None, key_dir: Path | None = None) -> LedgerContext:
     settings = load_settings(database_url=db, key_dir=key_dir)
+    return LedgerContext.open(settings)
+
+
+def existing_context(db: str | None, key_dir: Path | None = None) -> LedgerContext:
+    """Like :func:`context` for commands that need a ledger: a missing SQLite file
+    is bad input (exit 2) and is not created as an empty database."""
+    settings = load_settings(database_url=db, key_dir=key_dir)
+    path = sqlite_path(settings.database_url)
+    if path is not None and not path.exists():
+        raise LedgerNotInitialised(f"no ledger at {path}: run `custody init` first")
     return LedgerContext.open(settings)
 
 

@@ -6,7 +6,15 @@ from typing import Annotated
 
 import typer
 
-from app.cli.common import EXIT_FAILED, DbOption, JsonOption, KeyDirOption, context, emit_json
+from app.cli.common import (
+    EXIT_FAILED,
+    DbOption,
+    JsonOption,
+    KeyDirOption,
+    context,
+    emit_json,
+    existing_context,
+)
 from app.services.setup import init_ledger, ledger_status
 from app.services.verification import verify_ledger
 
@@ -73,7 +81,7 @@ def verify(
         typer.Option(help="Pin the log's verifier key instead of trusting the one genesis declares."),
     ] = None,
     workers: Annotated[
-        int | None, typer.Option(help="Processes for signature checks (default: one per core).")
+        int | None, typer.Option(min=1, help="Processes for signature checks (default: one per core).")
     ] = None,
     json_out: JsonOption = False,
 ) -> None:
@@ -81,7 +89,7 @@ def verify(
 
     Exit 0 if valid, 1 with every finding listed, 2 for unusable input.
     """
-    report = verify_ledger(context(db), vkey=vkey, workers=workers)
+    report = verify_ledger(existing_context(db), vkey=vkey, workers=workers)
     if json_out:
         emit_json(report.as_dict())
     else:

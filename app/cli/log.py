@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from app.cli.common import DbOption, context, emit_json
+from app.cli.common import DbOption, emit_json, existing_context
 from ledger.entry import Entry
 
 app = typer.Typer(help="Read the log: verifier key, checkpoints, entries, proofs.", no_args_is_help=True)
@@ -18,7 +18,7 @@ app.add_typer(proof_app, name="proof")
 @app.command("vkey")
 def vkey(db: DbOption = None) -> None:
     """Print the checkpoint verifier key line (name+keyid+key), as declared in genesis."""
-    ctx = context(db)
+    ctx = existing_context(db)
     ctx.require_initialised()
     genesis = Entry.parse(ctx.store.entry(0))
     typer.echo(genesis.statement.data["log_vkey"])
@@ -32,7 +32,7 @@ def checkpoint(
     ] = None,
 ) -> None:
     """Print the signed checkpoint note exactly as stored."""
-    ctx = context(db)
+    ctx = existing_context(db)
     ctx.require_initialised()
     sys.stdout.write(ctx.store.checkpoint(size))
 
@@ -46,7 +46,7 @@ def entries(
     ] = None,
 ) -> None:
     """Print entry bytes, one entry per line (JSON Lines; the bytes are verbatim)."""
-    ctx = context(db)
+    ctx = existing_context(db)
     ctx.require_initialised()
     out = sys.stdout.buffer
     for raw in ctx.store.entries(start, end):
@@ -61,7 +61,7 @@ def inclusion(
     db: DbOption = None,
 ) -> None:
     """JSON {"index", "size", "leaf_hash", "root", "proof"} (lowercase hex)."""
-    ctx = context(db)
+    ctx = existing_context(db)
     ctx.require_initialised()
     emit_json(ctx.store.inclusion_proof(index, size))
 
@@ -75,6 +75,6 @@ def consistency(
     db: DbOption = None,
 ) -> None:
     """JSON {"old_size", "old_root", "new_size", "new_root", "proof"} (lowercase hex)."""
-    ctx = context(db)
+    ctx = existing_context(db)
     ctx.require_initialised()
     emit_json(ctx.store.consistency_proof(old, new))

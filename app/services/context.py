@@ -40,7 +40,9 @@ class LedgerContext:
     def store(self) -> LogStore:
         """The log store for reads; see :meth:`writer` for appends."""
         if self._store is None:
-            self._store = LogStore(self.engine, clock=self.clock)
+            from app.projections import CustodyProjection
+
+            self._store = LogStore(self.engine, projections=[CustodyProjection()], clock=self.clock)
         return self._store
 
     def require_initialised(self) -> None:

@@ -8,7 +8,6 @@ from typing import Any
 
 from app.db import migrate, schema_revision
 from app.keyfiles import read_key_file, resolve_passphrase, write_key_file
-from app.logstore import LogStore
 from app.services.context import LedgerContext
 from app.services.signing import signed_statement
 from ledger.checkpoint import parse_checkpoint_unverified
@@ -106,7 +105,8 @@ def init_ledger(ctx: LedgerContext, *, origin: str | None, admin_id: str, admin_
         },
         keys=[admin_key],
     )
-    writer = LogStore(ctx.engine, signer=signer, clock=ctx.clock)
+    writer = ctx.store
+    writer.signer = signer
     result = writer.append([genesis])
     return InitResult(True, origin, signer.vkey(), result.size, log_key_file, admin_id, admin_key_file)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from app.services.context import LedgerContext
@@ -21,14 +22,15 @@ def signed_statement(
     data: Mapping[str, Any],
     keys: Sequence[SigningKey],
     place: str | None = None,
+    at: datetime | None = None,
 ) -> Envelope:
-    """A new statement (time and nonce from the context), schema-checked, signed by ``keys``."""
+    """A new statement (time and nonce from the context unless given), schema-checked, signed by ``keys``."""
     statement = new_statement(
         kind=kind,
         subject=subject,
         by=by,
         data=data,
-        at=ctx.clock(),
+        at=at if at is not None else ctx.clock(),
         nonce=ctx.random_bytes(NONCE_BYTES),
         place=place,
     )

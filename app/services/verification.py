@@ -4,14 +4,18 @@ The core :class:`~ledger.verify.LogVerifier` checks the entries as an
 auditor would from an export. A database holds more that could have been
 tampered with behind the triggers' back, so this also checks:
 
-1. every stored checkpoint: signed by the log key, and its root equal to the
-   root of the log at its size;
+1. every stored checkpoint: signed by the log key, its root equal to the
+   root of the log at its size, and its ``root`` column equal to the note's;
 2. every stored tree node equals the hash recomputed from the entries;
-3. the decoded query columns of each entry agree with its verbatim bytes.
+3. the decoded query columns of each entry agree with its verbatim bytes;
+4. the projections (connectors, seals, incidents, parties, keys) equal a
+   replay of the log — checked only when the log itself verified, since a
+   broken log has no trustworthy replay to compare against.
 """
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,9 +23,10 @@ from typing import Any
 from sqlalchemy import select
 
 from app.parallel import PoolSignatureChecker, signature_checker
+from app.projections import PROJECTION_NAME, compare_projections
 from app.services.context import LedgerContext
 from app.settings import sqlite_path
-from app.tables import CHECKPOINTS, ENTRIES, TREE_NODES
+from app.tables import CHECKPOINTS, ENTRIES, PROJECTION_META, TREE_NODES
 from ledger.checkpoint import Checkpoint, open_checkpoint
 from ledger.entry import Entry
 from ledger.errors import Finding, InvalidInput, LedgerError, VerificationFailed
@@ -79,8 +84,8 @@ def verify_ledger(
     # Step 1: open every stored checkpoint; the newest one covers the log.
     checkpoints: list[Checkpoint] = []
     with ctx.engine.connect() as conn:
-        for size, note in conn.execute(
-            select(CHECKPOINTS.c.size, CHECKPOINTS.c.note).order_by(CHECKPOINTS.c.size)
+        for size, note, root in conn.execute(
+            select(CHECKPOINTS.c.size, CHECKPOINTS.c.note, CHECKPOINTS.c.root).order_by(CHECKPOINTS.c.size)
         ):
             try:
                 opened = open_checkpoint(str(note).encode("utf-8"), log_key)
@@ -97,6 +102,16 @@ def verify_ledger(
                         "stored under the wrong size",
                         str(size),
                         str(opened.checkpoint.size),
+                    )
+                )
+            if bytes(root) != opened.checkpoint.root:
+                report.findings.append(
+                    Finding(
+                        int(size) - 1,
+                        "column.mismatch",
+                        f"checkpoint {size}: column root disagrees with the signed note",
+                        opened.checkpoint.root.hex(),
+                        bytes(root).hex(),
                     )
                 )
             checkpoints.append(opened.checkpoint)
@@ -126,6 +141,20 @@ def verify_ledger(
         if isinstance(checker, PoolSignatureChecker):
             checker.close()
     report.size = verifier.size
+    # Step 4: projections equal a replay of the log.
+    if not report.findings:
+        report.findings.extend(compare_projections(ctx.engine, verifier.state))
+        meta = _projection_size(ctx)
+        if meta != report.size:
+            report.findings.append(
+                Finding(
+                    None,
+                    "projection.behind",
+                    "projections do not reflect the whole log",
+                    str(report.size),
+                    str(meta),
+                )
+            )
     if latest is None:
         report.findings.append(Finding(None, "checkpoint.missing", "the ledger has no valid checkpoint"))
     # Step 2.
@@ -214,42 +243,69 @@ def _level_rows(ctx: LedgerContext, level: int) -> Iterator[tuple[int, bytes]]:
 def _check_tree_nodes(ctx: LedgerContext, size: int) -> tuple[list[Finding], int]:
     """Step 2, level by level, streaming: each stored node equals its recomputation.
 
-    Level 0 is recomputed from the entry bytes; level L+1 from the stored
-    nodes of level L, which the previous round already checked.
+    Level 0 is recomputed from the entry bytes, keyed by their stored ``idx``
+    (a missing entry is one finding, not a shift of every later leaf). Level
+    L+1 is recomputed from level L as checked: the stored nodes, with the
+    recomputed value wherever a stored one was wrong or missing. A node that
+    differs only because of a break already reported below it (it still
+    equals the hash of its stored children) is not reported again, so one
+    break is one finding at its own index, not one more per ancestor.
     """
     findings: list[Finding] = []
     checked = 0
+    # (index, recomputed hash, hash of the stored children or None if one is not stored)
+    Wanted = tuple[int, bytes, bytes | None]
 
-    def expected_leaves() -> Iterator[tuple[int, bytes]]:
-        for index, raw in enumerate(ctx.store.entries(0, size)):
-            yield index, hash_leaf(raw)
+    def expected_leaves() -> Iterator[Wanted]:
+        for raw, columns in _entries_with_columns(ctx):
+            leaf = hash_leaf(raw)
+            yield int(columns[0]), leaf, leaf
 
-    def expected_parents(level: int) -> Iterator[tuple[int, bytes]]:
-        pending: tuple[int, bytes] | None = None
-        for idx, value in _level_rows(ctx, level - 1):
+    def expected_parents(
+        level: int, replaced: dict[int, bytes], inserted: dict[int, bytes]
+    ) -> Iterator[Wanted]:
+        below = heapq.merge(
+            ((idx, value, replaced.get(idx, value)) for idx, value in _level_rows(ctx, level - 1)),
+            ((idx, None, value) for idx, value in sorted(inserted.items())),
+            key=lambda node: node[0],
+        )
+        pending: tuple[int, bytes | None, bytes] | None = None
+        for node in below:
+            idx = node[0]
             if idx % 2 == 0:
-                pending = (idx, value)
+                pending = node
             elif pending is not None and pending[0] == idx - 1:
-                yield idx // 2, hash_children(pending[1], value)
+                left_stored, right_stored = pending[1], node[1]
+                plain = (
+                    None
+                    if left_stored is None or right_stored is None
+                    else hash_children(left_stored, right_stored)
+                )
+                yield idx // 2, hash_children(pending[2], node[2]), plain
                 pending = None
 
     level = 0
+    # Recomputed values of the level below where the stored node was wrong / missing.
+    replaced: dict[int, bytes] = {}
+    inserted: dict[int, bytes] = {}
     while size >> level:
         count = size >> level
-        expected = expected_leaves() if level == 0 else expected_parents(level)
+        expected = expected_leaves() if level == 0 else expected_parents(level, replaced, inserted)
+        replaced, inserted = {}, {}
         stored = _level_rows(ctx, level)
         want, have = next(expected, None), next(stored, None)
         while want is not None or have is not None:
             if have is None or (want is not None and want[0] < have[0]):
                 assert want is not None
-                if want[0] < count:
-                    findings.append(
-                        Finding(
-                            want[0] << level,
-                            "tree_node.missing",
-                            f"tree node ({level}, {want[0]}) is missing",
+                idx, value, plain = want
+                if idx < count:
+                    inserted[idx] = value
+                    if plain is not None:
+                        findings.append(
+                            Finding(
+                                idx << level, "tree_node.missing", f"tree node ({level}, {idx}) is missing"
+                            )
                         )
-                    )
                 want = next(expected, None)
             elif want is None or have[0] < want[0]:
                 findings.append(
@@ -262,16 +318,19 @@ def _check_tree_nodes(ctx: LedgerContext, size: int) -> tuple[list[Finding], int
                 have = next(stored, None)
             else:
                 checked += 1
-                if want[1] != have[1]:
-                    findings.append(
-                        Finding(
-                            want[0] << level,
-                            "tree_node.mismatch",
-                            f"tree node ({level}, {want[0]}) differs from its recomputation",
-                            want[1].hex(),
-                            have[1].hex(),
+                idx, value, plain = want
+                if value != have[1]:
+                    replaced[idx] = value
+                    if plain != have[1]:
+                        findings.append(
+                            Finding(
+                                idx << level,
+                                "tree_node.mismatch",
+                                f"tree node ({level}, {idx}) differs from its recomputation",
+                                value.hex(),
+                                have[1].hex(),
+                            )
                         )
-                    )
                 want, have = next(expected, None), next(stored, None)
         level += 1
     return findings, checked
@@ -279,3 +338,11 @@ def _check_tree_nodes(ctx: LedgerContext, size: int) -> tuple[list[Finding], int
 
 def verify_exit_code(report: VerifyReport) -> int:
     return 0 if report.valid else 1
+
+
+def _projection_size(ctx: LedgerContext) -> int | None:
+    with ctx.engine.connect() as conn:
+        value = conn.execute(
+            select(PROJECTION_META.c.log_size).where(PROJECTION_META.c.name == PROJECTION_NAME)
+        ).scalar()
+    return None if value is None else int(value)
