@@ -439,7 +439,10 @@ class LogStore:
 def _in_batch(exc: LedgerError, position: int, total: int) -> LedgerError:
     """Say which statement of a batch failed, keeping the error's class and code."""
     exc.batch_position = position  # type: ignore[attr-defined]
-    if total > 1 and not exc.message.startswith("statement "):
-        exc.message = f"statement {position + 1} of {total}: {exc.message}"
+    prefix = f"statement {position + 1} of {total}: "
+    # Only guard against prefixing twice: many messages of their own begin
+    # with "statement …" ("statement is missing kind") and need the position too.
+    if total > 1 and not exc.message.startswith(prefix):
+        exc.message = prefix + exc.message
         exc.args = (exc.message,)
     return exc

@@ -139,13 +139,19 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
-def loads_strict(raw: bytes) -> Any:
-    """Parse JSON bytes strictly (no duplicates, no floats, nothing trailing).
+def _checked_int(text: str) -> int:
+    # Check the length first: int() refuses (or spends quadratic time on)
+    # huge digit strings, and nothing beyond 16 digits can be in range.
+    if len(text) > 17:
+        raise IntegerOutOfRange(f"integer with {len(text)} digits outside ±(2^53-1)")
+    value = int(text)
+    if not MIN_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
+        raise IntegerOutOfRange(f"integer {text} outside ±(2^53-1)")
+    return value
 
-    Unlike :func:`decode` this does not insist on canonical form; it is for
-    input that arrives over the wire (an envelope in an HTTP body) and is
-    re-encoded by us before anything is hashed.
-    """
+
+def _loads(raw: bytes) -> tuple[Any, bool]:
+    """Strict parse and full validation; return the value and its fast-path flag."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -155,8 +161,8 @@ def loads_strict(raw: bytes) -> Any:
             text,
             object_pairs_hook=_no_duplicates,
             parse_float=_reject_float,
-            parse_int=_parse_int,
             parse_constant=_reject_constant,
+            parse_int=_checked_int,
         )
     except json.JSONDecodeError as exc:
         if exc.msg == "Extra data":
@@ -164,8 +170,23 @@ def loads_strict(raw: bytes) -> Any:
         raise MalformedJSON(f"{exc.msg} at offset {exc.pos}") from None
     except RecursionError:
         raise UnsupportedValue("JSON nested too deeply") from None
-    validate(value)
-    return value
+    return value, _check(value, "$", 0)
+
+
+def loads_strict(raw: bytes) -> Any:
+    """Parse JSON bytes strictly (no duplicates, no floats, nothing trailing).
+
+    Unlike :func:`decode` this does not insist on canonical form; it is for
+    input that arrives over the wire (an envelope in an HTTP body) and is
+    re-encoded by us before anything is hashed.
+    """
+    return _loads(raw)[0]
+
+
+def _dumps_fast(value: Any) -> bytes:
+    return json.dumps(
+        value, ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False
+    ).encode("utf-8")
 
 
 def decode(raw: bytes) -> Any:
@@ -174,7 +195,24 @@ def decode(raw: bytes) -> Any:
     Raises :class:`~ledger.errors.NotCanonical` if the bytes parse but are not
     the canonical encoding of what they contain.
     """
-    value = loads_strict(raw)
-    if encode(value) != raw:
+    # Fast path for the common case, pure-ASCII input with few containers:
+    # parse without per-object hooks and accept only if re-encoding gives
+    # back exactly these bytes. That equality already excludes duplicate
+    # keys (a dict keeps one), escapes of non-ASCII characters (canonical
+    # form never uses them, so non-NFC text, lone surrogates and
+    # astral-plane keys cannot hide here) and any whitespace or ordering
+    # choice. Floats and out-of-range integers are rejected by the hooks.
+    # Anything else takes the slow path, which also names the precise error.
+    if raw.isascii() and raw.count(b"{") + raw.count(b"[") <= MAX_DEPTH:
+        try:
+            value = json.loads(
+                raw, parse_float=_reject_float, parse_constant=_reject_constant, parse_int=_checked_int
+            )
+            if _dumps_fast(value) == raw:
+                return value
+        except (ValueError, UnicodeEncodeError, RecursionError):
+            pass
+    value, fast = _loads(raw)
+    if (_dumps_fast(value) if fast else rfc8785.dumps(value)) != raw:
         raise NotCanonical("JSON is valid but not in RFC 8785 canonical form")
     return value

@@ -18,7 +18,7 @@ from cryptography.exceptions import InvalidSignature as _CryptoInvalidSignature
 from cryptography.exceptions import UnsupportedAlgorithm as _CryptoUnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
-from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
 
 from ledger.errors import (
     InvalidSignature,
@@ -119,11 +119,17 @@ class PublicKey:
         )
 
     def verify(self, signature: bytes, message: bytes) -> None:
-        """Return nothing if ``signature`` is valid over ``message``; raise otherwise."""
+        """Return nothing if ``signature`` is valid over ``message``; raise otherwise.
+
+        ECDSA signatures must be strict DER with a low S: (r, s) and
+        (r, n − s) both verify, and accepting both would let anyone relaying
+        an envelope change its bytes without a key.
+        """
         try:
             if isinstance(self._key, ed25519.Ed25519PublicKey):
                 self._key.verify(signature, message)
             else:
+                _require_canonical_ecdsa(signature, self.algorithm)
                 self._key.verify(signature, message, _ECDSA)
         except (_CryptoInvalidSignature, ValueError):
             raise InvalidSignature(f"signature does not verify under key {self.keyid[:16]}…") from None
@@ -136,6 +142,30 @@ class PublicKey:
 
     def __repr__(self) -> str:
         return f"PublicKey({self.algorithm.value}, {self.keyid[:16]}…)"
+
+
+def _is_decrypt_error(exc: Exception) -> bool:
+    text = str(exc).lower()
+    return "decrypt" in text or "password" in text
+
+
+def _fails_like_a_wrong_passphrase(pem: bytes) -> bool:
+    """True if other passphrases fail on ``pem`` with a decryption error.
+
+    PBES2 has no integrity check: about one wrong passphrase in 256 decrypts
+    to valid padding and then garbage DER, which ``cryptography`` reports like
+    a corrupt file. An intact file fails probe passphrases with a decryption
+    error, so that tells a wrong passphrase from a damaged file.
+    """
+    for probe in (b"\x00probe-1", b"\x00probe-2", b"\x00probe-3", b"\x00probe-4"):
+        try:
+            serialization.load_pem_private_key(pem, password=probe)
+        except ValueError as exc:
+            if _is_decrypt_error(exc):
+                return True
+        except (TypeError, _CryptoUnsupportedAlgorithm):
+            return False
+    return False
 
 
 class SigningKey:
@@ -168,8 +198,7 @@ class SigningKey:
         try:
             key = serialization.load_pem_private_key(pem, password=passphrase)
         except ValueError as exc:
-            text = str(exc).lower()
-            if "decrypt" in text or "password" in text:
+            if _is_decrypt_error(exc) or _fails_like_a_wrong_passphrase(pem):
                 raise WrongPassphrase("wrong passphrase for the key file") from None
             raise MalformedKey(f"unreadable key file: {exc}") from None
         except (TypeError, _CryptoUnsupportedAlgorithm) as exc:
@@ -199,7 +228,8 @@ class SigningKey:
     def sign(self, message: bytes) -> bytes:
         if isinstance(self._key, ed25519.Ed25519PrivateKey):
             return self._key.sign(message)
-        return self._key.sign(message, _DETERMINISTIC_ECDSA)
+        r, s = decode_dss_signature(self._key.sign(message, _DETERMINISTIC_ECDSA))
+        return _low_s_der(r, s, self.algorithm)
 
     def raw_ed25519_seed(self) -> bytes:
         """The 32-byte Ed25519 private seed (only for Ed25519 keys; for HSM-less tests)."""
@@ -213,8 +243,26 @@ class SigningKey:
         return f"SigningKey({self.algorithm.value}, {self.keyid[:16]}…)"
 
 
-def ecdsa_raw_to_der(raw: bytes) -> bytes:
-    """Convert a WebCrypto-style raw ``r‖s`` (64 bytes) ECDSA signature to DER."""
+def _low_s_der(r: int, s: int, algorithm: Algorithm) -> bytes:
+    order = _CURVE_ORDERS[algorithm]
+    return encode_dss_signature(r, order - s if s > order // 2 else s)
+
+
+def _require_canonical_ecdsa(signature: bytes, algorithm: Algorithm) -> None:
+    try:
+        r, s = decode_dss_signature(signature)
+    except ValueError:
+        raise InvalidSignature("ECDSA signature is not DER") from None
+    if encode_dss_signature(r, s) != signature:
+        raise InvalidSignature("ECDSA signature is not strict DER")
+    if s > _CURVE_ORDERS[algorithm] // 2:
+        raise InvalidSignature("ECDSA signature has a high S value (use the low-S form)")
+
+
+def ecdsa_raw_to_der(raw: bytes, algorithm: Algorithm = Algorithm.ECDSA_P256_SHA256) -> bytes:
+    """Convert a WebCrypto-style raw ``r‖s`` (64 bytes) ECDSA signature to low-S DER."""
     if len(raw) != 64:
         raise InvalidSignature(f"raw ECDSA signature must be 64 bytes, got {len(raw)}")
-    return encode_dss_signature(int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big"))
+    if algorithm is Algorithm.ED25519:
+        raise InvalidSignature("Ed25519 signatures are not converted")
+    return _low_s_der(int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big"), algorithm)

@@ -121,7 +121,7 @@ class Date(Validator):
     description = "date `YYYY-MM-DD`"
 
     def __call__(self, value: Any, path: str) -> None:
-        if not isinstance(value, str) or re.fullmatch(r"\d{4}-\d{2}-\d{2}", value) is None:
+        if not isinstance(value, str) or re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value) is None:
             raise InvalidData(f"{path}: expected a date YYYY-MM-DD")
         try:
             parse_timestamp(value + "T00:00:00Z", path)

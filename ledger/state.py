@@ -9,7 +9,7 @@ them on replay, so both take the same decision on the same log.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from ledger.envelope import Envelope, Signature
@@ -69,9 +69,13 @@ class LedgerState:
         return set() if record is None else record.roles
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Context:
-    """A statement that passed :func:`admit`, with where and by whom."""
+    """A statement that passed :func:`admit`, with where and by whom.
+
+    Mutable only so that :func:`apply` can attach the leaf hash without a
+    copy (replay speed); nothing else changes a context after admit.
+    """
 
     index: int
     statement: Statement
@@ -211,13 +215,13 @@ def admit(
     spec.check(state, ctx)
     warnings = [w for warner in _warners for w in warner(state, ctx)]
     if warnings:
-        ctx = replace(ctx, warnings=tuple(warnings))
+        ctx.warnings = tuple(warnings)
     return ctx
 
 
 def apply(state: LedgerState, ctx: Context, leaf_hash: bytes) -> Context:
     """Move ``state`` past an admitted statement whose entry has ``leaf_hash``."""
-    ctx = replace(ctx, leaf_hash=leaf_hash)
+    ctx.leaf_hash = leaf_hash
     ctx.spec.apply(state, ctx)
     state.size = max(state.size, ctx.index + 1)
     return ctx

@@ -80,7 +80,8 @@ class Statement:
         split_subject(value["subject"])
         check_subject(value["by"], "party", "by")
         place = value.get("place")
-        if place is not None:
+        if "place" in value:
+            # Absent means "no place"; null would be a second byte form of it.
             check_subject(place, "location", "place")
         parse_timestamp(value["at"], "at")
         if not isinstance(value["data"], Mapping):

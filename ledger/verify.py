@@ -35,6 +35,7 @@ from ledger.entry import Entry
 from ledger.errors import Finding, InvalidSignature, LedgerError, RuleViolation, VerificationFailed
 from ledger.keys import PublicKey
 from ledger.merkle import CompactRange, hash_leaf
+from ledger.note import parse_vkey
 from ledger.state import LedgerState, admit, apply
 
 SigTask = tuple[int, bytes, bytes, bytes]
@@ -277,7 +278,7 @@ class LogVerifier:
         if (
             self.log_vkey is not None
             and self.state.log_vkey is not None
-            and self.log_vkey != self.state.log_vkey
+            and not _same_vkey(self.log_vkey, self.state.log_vkey)
         ):
             self._find(
                 0,
@@ -290,6 +291,20 @@ class LogVerifier:
             self.findings.sort(key=lambda f: -1 if f.index is None else f.index)
             raise VerificationFailed(self.findings)
         return LogSummary(self._range.size, root, self.state.origin, tuple(self.warnings))
+
+
+def _same_vkey(a: str, b: str) -> bool:
+    """Compare verifier keys by what they denote, not by spelling (hex case)."""
+    try:
+        first, second = parse_vkey(a), parse_vkey(b)
+    except LedgerError:
+        return a == b
+    return (first.name, first.key_id, first.public_key, first.signature_type) == (
+        second.name,
+        second.key_id,
+        second.public_key,
+        second.signature_type,
+    )
 
 
 def verify_entries(

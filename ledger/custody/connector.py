@@ -324,7 +324,7 @@ connector_kind(
     guard=_guard_inspected,
     effect=_effect_inspected,
     epcis=epcis("ObjectEvent", "OBSERVE", "inspecting", None),
-    summary="A seal check (VVTT: view, verify number, tug, twist): expected vs observed seals, per-seal result.",
+    summary="A seal check (VVTT: view, verify number, tug, twist): expected and observed seals, results.",
 )
 
 
