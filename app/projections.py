@@ -29,6 +29,7 @@ from ledger.custody.records import (
     SealRecord,
     custody,
 )
+from ledger.custody.refs import references
 from ledger.entry import Entry
 from ledger.errors import Finding, LedgerError
 from ledger.merkle import hash_leaf
@@ -153,11 +154,17 @@ class CustodyProjection:
     """The projection hook of :class:`app.logstore.LogStore`."""
 
     def hydrate(self, conn: Connection, state: LedgerState, statements: Sequence[Statement]) -> None:
-        state.extra["custody"] = CustodyState(
+        records = CustodyState(
             connectors=Records(_loader(conn, CONNECTORS, "subject", ConnectorRecord.from_json)),
             seals=Records(_loader(conn, SEALS, "seal_id", SealRecord.from_json)),
             incidents=Records(_loader(conn, INCIDENTS, "incident_id", IncidentRecord.from_json)),
         )
+        # One query per table for the whole batch instead of one per record.
+        refs = references(list(statements))
+        records.connectors.get_many(sorted(refs.connectors))
+        records.seals.get_many(sorted(refs.seals))
+        records.incidents.get_many(sorted(refs.incidents))
+        state.extra["custody"] = records
 
     def persist(self, conn: Connection, state: LedgerState, admitted: Sequence[Context]) -> None:
         store = custody(state)

@@ -58,6 +58,9 @@ class KindSpec:
     counterparty_rule: str | None = None
     epcis: EpcisMapping | None = None
     summary: str = ""
+    #: State machine of the subject: (state before, state after) pairs this
+    #: kind allows; documentation and tooling only — ``check`` enforces it.
+    transitions: tuple[tuple[str, str], ...] = ()
 
     @property
     def subject_types(self) -> tuple[str, ...]:

@@ -105,6 +105,7 @@ def connector_kind(
     roles: set[str],
     schema: Obj,
     transitions: Mapping[str, str | None],
+    refuse: Mapping[str, tuple[str, str]] | None = None,
     guard: Guard = _no_guard,
     effect: Effect = _no_guard,
     custodian_only: bool = False,
@@ -115,7 +116,14 @@ def connector_kind(
     counterparty_roles: set[str] | None = None,
     counterparty_rule: str | None = None,
 ) -> KindSpec:
-    """Register a connector kind. ``transitions`` maps each allowed state to the next (None = same)."""
+    """Register a connector kind.
+
+    ``transitions`` maps each state the kind is allowed in to the next state
+    (None = unchanged). ``refuse`` names states where a specific guard rule,
+    rather than the generic ``rule.state_transition``, explains the refusal:
+    ``{state: (rule id, reason)}``.
+    """
+    refusals = dict(refuse or {})
 
     def check(state: LedgerState, ctx: Context) -> None:
         record = connector(state, ctx)
@@ -127,6 +135,9 @@ def connector_kind(
             raise RuleViolation(
                 "rule.blocked_state", f"cannot record {name} while {record.subject} is {record.state}"
             )
+        if record.state in refusals:
+            rule, reason = refusals[record.state]
+            raise RuleViolation(rule, f"{record.subject} is {record.state}: {reason}")
         if record.state not in transitions:
             raise RuleViolation(
                 "rule.state_transition", f"cannot record {name} while {record.subject} is {record.state}"
@@ -160,6 +171,7 @@ def connector_kind(
             counterparty_rule=counterparty_rule,
             epcis=epcis,
             summary=summary,
+            transitions=tuple((before, after or before) for before, after in transitions.items()),
         )
     )
 

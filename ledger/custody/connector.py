@@ -175,6 +175,7 @@ REGISTRY.register(
         _apply_commissioned,
         epcis=epcis("ObjectEvent", "ADD", "commissioning", "active"),
         summary="A connector leaves production: vendor, serial, versions, gSMC-K cards and their expiry.",
+        transitions=(("(new)", PRODUCED),),
     )
 )
 
@@ -538,13 +539,6 @@ def _effect_installed(state: LedgerState, ctx: Context, record: ConnectorRecord)
     record.bin = None
 
 
-def _check_install_place(state: LedgerState, ctx: Context, record: ConnectorRecord) -> None:
-    if record.state in (INSTALLED, IN_OPERATION, DEREGISTERED):
-        # Rule 9: one site at a time.
-        raise RuleViolation("rule.one_site_at_a_time", f"{record.subject} is installed at another site")
-    _guard_installed(state, ctx, record)
-
-
 connector_kind(
     "installed",
     roles={TECHNICIAN},
@@ -557,8 +551,13 @@ connector_kind(
         },
         optional={"override": Obj(required={"reason": NOTE, "auditor": PARTY})},
     ),
-    transitions={RECEIVED: INSTALLED, INSTALLED: None, IN_OPERATION: None, DEREGISTERED: None},
-    guard=_check_install_place,
+    transitions={RECEIVED: INSTALLED},
+    # Rule 9: one site at a time.
+    refuse={
+        s: ("rule.one_site_at_a_time", "installed at a site already")
+        for s in (INSTALLED, IN_OPERATION, DEREGISTERED)
+    },
+    guard=_guard_installed,
     custodian_only=True,
     blocked_action=True,
     effect=_effect_installed,
@@ -677,8 +676,9 @@ connector_kind(
     "removed",
     roles={TECHNICIAN},
     schema=Obj(required={"reason": NOTE}),
-    transitions={DEREGISTERED: REMOVED, INSTALLED: REMOVED, IN_OPERATION: REMOVED},
-    guard=_guard_removed_operating,
+    transitions={DEREGISTERED: REMOVED, INSTALLED: REMOVED},
+    # Rule 8: no removal of an operating unit before deregistration.
+    refuse={IN_OPERATION: ("rule.deregister_before_removal", "deregister it from the TI first")},
     effect=_effect_removed,
     custodian_only=True,
     epcis=epcis("ObjectEvent", "OBSERVE", "removing", "inactive"),
@@ -696,22 +696,15 @@ connector_kind(
 )
 
 
-def _guard_decommission(state: LedgerState, ctx: Context, record: ConnectorRecord) -> None:
-    if record.state in (IN_OPERATION, INSTALLED):
-        raise RuleViolation(
-            "rule.deregister_before_removal", f"{record.subject} is installed: remove it first"
-        )
-
-
 connector_kind(
     "decommissioned",
     roles={MANUFACTURER, WAREHOUSE},
     schema=Obj(required={"reason": NOTE}),
-    transitions={
-        s: DECOMMISSIONED
-        for s in (RETURNED, IN_STOCK, RECEIVED, SEALED, PERSONALISED, PRODUCED, INSTALLED, IN_OPERATION)
+    transitions={s: DECOMMISSIONED for s in (RETURNED, IN_STOCK, RECEIVED, SEALED, PERSONALISED, PRODUCED)},
+    refuse={
+        s: ("rule.deregister_before_removal", "deregister and remove it first")
+        for s in (INSTALLED, IN_OPERATION)
     },
-    guard=_guard_decommission,
     epcis=epcis("ObjectEvent", "DELETE", "decommissioning", "inactive"),
     summary="Taken out of service for good (before destruction).",
 )
@@ -731,8 +724,13 @@ connector_kind(
         required={"method": OneOf(("shredded", "crushed", "incinerated", "other")), "witness": PARTY},
         optional={"certificate": SHORT},
     ),
-    transitions={s: DESTROYED for s in ACTIVE},
-    guard=_guard_destroy_state,
+    transitions={DECOMMISSIONED: DESTROYED},
+    # Rule 8: destruction needs a prior decommissioning (and a witness, below).
+    refuse={
+        s: ("rule.destroy_requires_decommission", "decommission it first")
+        for s in ACTIVE
+        if s != DECOMMISSIONED
+    },
     counterparty_field="witness",
     counterparty_roles={AUDITOR, MANUFACTURER, WAREHOUSE},
     counterparty_rule="rule.destroy_requires_witness",

@@ -91,6 +91,7 @@ REGISTRY.register(
         _apply_received,
         epcis=epcis("ObjectEvent", "ADD", "receiving", "available"),
         summary="A numbered batch of seals enters inventory (subject: the first seal of the batch).",
+        transitions=(("(new)", SEAL_IN_STOCK),),
     )
 )
 
@@ -129,7 +130,17 @@ def seal_kind(
         seals.put(ident, seal)
 
     return REGISTRY.register(
-        KindSpec(name, "seal", frozenset(roles), schema, check, apply, epcis=epcis_mapping, summary=summary)
+        KindSpec(
+            name,
+            "seal",
+            frozenset(roles),
+            schema,
+            check,
+            apply,
+            epcis=epcis_mapping,
+            summary=summary,
+            transitions=tuple(transitions.items()),
+        )
     )
 
 
