@@ -15,12 +15,18 @@ from collections import deque
 from multiprocessing.pool import AsyncResult, Pool
 
 from ledger.keys import PublicKey
-from ledger.verify import InlineSignatureChecker, SignatureChecker, SigTask, check_signature_tasks
+from ledger.verify import (
+    InlineSignatureChecker,
+    SigFailure,
+    SignatureChecker,
+    SigTask,
+    check_signature_tasks,
+)
 
 _worker_cache: dict[bytes, PublicKey] = {}
 
 
-def _check_chunk(tasks: list[SigTask]) -> list[int]:
+def _check_chunk(tasks: list[SigTask]) -> list[SigFailure]:
     return check_signature_tasks(tasks, _worker_cache)
 
 
@@ -28,14 +34,14 @@ class PoolSignatureChecker:
     def __init__(self, workers: int) -> None:
         context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
         self._pool: Pool = context.Pool(workers)
-        self._pending: deque[AsyncResult[list[int]]] = deque()
+        self._pending: deque[AsyncResult[list[SigFailure]]] = deque()
         self._limit = 2 * workers
 
     def submit(self, tasks: list[SigTask]) -> None:
         self._pending.append(self._pool.apply_async(_check_chunk, (tasks,)))
 
-    def collect(self, wait: bool) -> list[int]:
-        failed: list[int] = []
+    def collect(self, wait: bool) -> list[SigFailure]:
+        failed: list[SigFailure] = []
         while self._pending and (wait or self._pending[0].ready() or len(self._pending) > self._limit):
             failed.extend(self._pending.popleft().get())
         return failed

@@ -118,14 +118,6 @@ def _reject_float(text: str) -> Any:
     raise FloatNotAllowed(f"number {text} is not an integer; floats are not allowed")
 
 
-def _parse_int(text: str) -> int:
-    # More than 16 digits is always outside ±(2^53−1). Rejecting it before
-    # int() also keeps Python's digit limit (a bare ValueError) out of reach.
-    if len(text.lstrip("-")) > len(str(MAX_SAFE_INTEGER)):
-        raise IntegerOutOfRange(f"integer {text[:24]}… outside ±(2^53-1)")
-    return int(text)
-
-
 def _reject_constant(text: str) -> Any:
     raise FloatNotAllowed(f"{text} is not valid JSON")
 

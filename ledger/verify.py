@@ -42,8 +42,12 @@ SigTask = tuple[int, bytes, bytes, bytes]
 """(entry index, signer's SPKI DER, signed message, signature)."""
 
 
-def check_signature_tasks(tasks: Iterable[SigTask], cache: dict[bytes, PublicKey]) -> list[int]:
-    """Verify signature tasks; return the indices whose signature failed."""
+SigFailure = tuple[int, str]
+"""(entry index, key id of the signature that failed)."""
+
+
+def check_signature_tasks(tasks: Iterable[SigTask], cache: dict[bytes, PublicKey]) -> list[SigFailure]:
+    """Verify signature tasks; return (index, keyid) of each signature that failed."""
     failed = []
     for index, spki, message, signature in tasks:
         key = cache.get(spki)
@@ -52,7 +56,7 @@ def check_signature_tasks(tasks: Iterable[SigTask], cache: dict[bytes, PublicKey
         try:
             key.verify(signature, message)
         except InvalidSignature:
-            failed.append(index)
+            failed.append((index, key.keyid))
     return failed
 
 
@@ -61,20 +65,20 @@ class SignatureChecker(Protocol):
 
     def submit(self, tasks: list[SigTask]) -> None: ...
 
-    def collect(self, wait: bool) -> list[int]:
-        """Indices of failed signatures among finished work; ``wait`` finishes all."""
+    def collect(self, wait: bool) -> list[SigFailure]:
+        """Failed signatures among finished work; ``wait`` finishes all."""
         ...
 
 
 class InlineSignatureChecker:
     def __init__(self) -> None:
         self._cache: dict[bytes, PublicKey] = {}
-        self._failed: list[int] = []
+        self._failed: list[SigFailure] = []
 
     def submit(self, tasks: list[SigTask]) -> None:
         self._failed.extend(check_signature_tasks(tasks, self._cache))
 
-    def collect(self, wait: bool) -> list[int]:
+    def collect(self, wait: bool) -> list[SigFailure]:
         failed, self._failed = self._failed, []
         return failed
 
@@ -155,7 +159,13 @@ class LogVerifier:
         try:
             entry = Entry.parse(raw)
         except LedgerError as exc:
-            self._find(self._next_index, exc.code, f"entry at position {position} is unreadable: {exc}")
+            self._find(
+                self._next_index,
+                exc.code,
+                f"entry at position {position} is unreadable",
+                "canonical kcl/entry/v1 bytes with a valid envelope and statement",
+                exc.message,
+            )
             self._next_index += 1
             return
         index = entry.index
@@ -189,10 +199,14 @@ class LogVerifier:
         try:
             ctx = admit(self.state, index, entry.envelope, statement, entry.recorded_at, check_crypto=False)
         except RuleViolation as exc:
-            self._find(index, exc.rule, exc.reason)
+            self._find(
+                index, exc.rule, f"{statement.kind} is not allowed here", f"{exc.rule} holds", exc.reason
+            )
             return
         except LedgerError as exc:
-            self._find(index, exc.code, exc.message)
+            self._find(
+                index, exc.code, f"{statement.kind} is not admissible", "an admissible statement", exc.message
+            )
             return
         for warning in ctx.warnings:
             self.warnings.append(Finding(index, "warning", warning))
@@ -212,8 +226,14 @@ class LogVerifier:
         if self._tasks:
             self._checker.submit(self._tasks)
             self._tasks = []
-        for index in self._checker.collect(wait):
-            self._find(index, "auth.signature_invalid", "a signature does not verify")
+        for index, keyid in self._checker.collect(wait):
+            self._find(
+                index,
+                "auth.signature_invalid",
+                "a signature does not verify",
+                f"a valid signature by key {keyid}",
+                "an invalid signature",
+            )
 
     def finish(self) -> LogSummary:
         """Complete the checks; return a summary or raise with every finding."""
