@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, Engine, func, select, text, tuple_
+from sqlalchemy import Connection, Engine, and_, func, or_, select, text
 from sqlalchemy.exc import IntegrityError
 
 from app.db import is_sqlite, write_transaction
@@ -177,9 +177,19 @@ class LogStore:
     def fetch_nodes(self, conn: Connection, ids: Collection[NodeId]) -> dict[NodeId, bytes]:
         if not ids:
             return {}
+        by_level: dict[int, list[int]] = {}
+        for level, idx in ids:
+            by_level.setdefault(level, []).append(idx)
+        # One query, one primary-key probe per node. A row-value IN list,
+        # ``(level, idx) IN (VALUES …)``, makes SQLite scan the whole table.
         rows = conn.execute(
             select(TREE_NODES.c.level, TREE_NODES.c.idx, TREE_NODES.c.hash).where(
-                tuple_(TREE_NODES.c.level, TREE_NODES.c.idx).in_(list(ids))
+                or_(
+                    *(
+                        and_(TREE_NODES.c.level == lv, TREE_NODES.c.idx.in_(sorted(ix)))
+                        for lv, ix in by_level.items()
+                    )
+                )
             )
         ).all()
         found = {(int(level), int(idx)): bytes(h) for level, idx, h in rows}
