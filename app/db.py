@@ -11,16 +11,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
-from alembic import command
 from app.errors import DatabaseUnavailable
 from app.settings import sqlite_path
 from ledger.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ALEMBIC_DIR = REPO_ROOT / "alembic"
@@ -96,16 +99,23 @@ def _describe(exc: SQLAlchemyError) -> str:
     return str(original).strip().splitlines()[0] if str(original).strip() else type(original).__name__
 
 
-def alembic_config(engine: Engine) -> Config:
+def alembic_config(engine: Engine | None = None) -> Config:
+    # Imported here: alembic costs a noticeable share of every CLI start-up
+    # and only migrations need it.
+    from alembic.config import Config
+
     config = Config(str(REPO_ROOT / "alembic.ini"))
     config.set_main_option("script_location", str(ALEMBIC_DIR))
-    config.attributes["engine"] = engine
+    if engine is not None:
+        config.attributes["engine"] = engine
     return config
 
 
 def migrate(engine: Engine) -> None:
     """Bring the schema to the newest migration (idempotent)."""
     try:
+        from alembic import command
+
         command.upgrade(alembic_config(engine), "head")
     except OperationalError as exc:
         raise DatabaseUnavailable(_describe(exc)) from exc
@@ -122,3 +132,13 @@ def schema_revision(engine: Engine) -> str | None:
     except SQLAlchemyError:
         return None
     return None if row is None else str(row[0])
+
+
+@lru_cache(maxsize=1)
+def head_revision() -> str:
+    """The newest migration shipped with this code."""
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None
+    return str(head)

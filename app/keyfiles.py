@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from app.errors import KeyFileError
-from ledger.errors import InvalidInput, WrongPassphrase
+from ledger.errors import Conflict, InvalidInput, WrongPassphrase
 from ledger.keys import SigningKey
 
 
@@ -21,12 +21,18 @@ class KeyFileMissing(InvalidInput):
     code = "input.key_file_missing"
 
 
+class KeyFileExists(Conflict):
+    code = "conflict.key_file_exists"
+
+
 def write_key_file(path: Path, key: SigningKey, passphrase: bytes) -> None:
     """Write ``key`` encrypted to a new file ``path`` (0600); refuse to overwrite."""
     pem = key.to_encrypted_pem(passphrase)
+    if path.exists():
+        raise KeyFileExists(f"{path} already exists; refusing to overwrite a key file")
+    temp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        temp = path.with_name(path.name + ".tmp")
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
             os.write(fd, pem)
@@ -35,11 +41,13 @@ def write_key_file(path: Path, key: SigningKey, passphrase: bytes) -> None:
             os.close(fd)
         # link() fails if the target exists, unlike rename(): never clobber a key.
         os.link(temp, path)
-        os.unlink(temp)
     except FileExistsError:
-        raise KeyFileError(f"{path} already exists; refusing to overwrite a key file") from None
+        raise KeyFileExists(f"{path} already exists; refusing to overwrite a key file") from None
     except OSError as exc:
         raise KeyFileError(f"cannot write key file {path}: {exc.strerror}") from None
+    finally:
+        # The temporary name never outlives the call, written or not.
+        temp.unlink(missing_ok=True)
 
 
 def read_key_file(path: Path, passphrase: bytes) -> SigningKey:

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from app.cli.common import DbOption, JsonOption, KeyDirOption, emit_json, existing_context
+from app.errors import KeyFileError
 from app.keyfiles import resolve_passphrase, write_key_file
 from app.logstore import AppendResult
 from app.services import trust
@@ -101,6 +102,9 @@ def key_new(
     party_subject(party)
     settings = load_settings(key_dir=key_dir)
     path = out or settings.resolved_key_dir() / f"{party}.pem"
+    if path.exists():
+        # Refuse before write_key_file would, which leaves its <file>.tmp behind on this path.
+        raise KeyFileError(f"{path} already exists; refusing to overwrite a key file")
     secret = settings.key_passphrase
     passphrase = resolve_passphrase(
         secret.get_secret_value() if secret else None,
@@ -111,7 +115,10 @@ def key_new(
     key = SigningKey.generate(algorithm, os.urandom(64))
     write_key_file(path, key, passphrase)
     public_path = path.with_name(path.name.removesuffix(".pem") + ".pub.pem")
-    public_path.write_bytes(key.public_key.to_pem())
+    try:
+        public_path.write_bytes(key.public_key.to_pem())
+    except OSError as exc:
+        raise KeyFileError(f"cannot write public key file {public_path}: {exc.strerror}") from None
     if json_out:
         emit_json(
             {

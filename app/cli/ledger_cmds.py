@@ -57,7 +57,7 @@ def init(
 
 def status(db: DbOption = None, json_out: JsonOption = False) -> None:
     """Show origin, size, latest checkpoint and schema revision."""
-    info = ledger_status(context(db))
+    info = ledger_status(existing_context(db))
     if json_out:
         emit_json(info)
         return

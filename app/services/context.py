@@ -10,7 +10,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from app.db import make_engine, schema_revision
+from app.db import head_revision, make_engine, schema_revision
 from app.errors import LedgerNotInitialised
 from app.keyfiles import read_key_file, resolve_passphrase
 from app.logstore import LogStore
@@ -46,8 +46,14 @@ class LedgerContext:
         return self._store
 
     def require_initialised(self) -> None:
-        if schema_revision(self.engine) is None or self.store.size() == 0:
+        revision = schema_revision(self.engine)
+        if revision is None or self.store.size() == 0:
             raise LedgerNotInitialised("the ledger is not initialised: run `custody init` first")
+        if revision != head_revision():
+            raise LedgerNotInitialised(
+                f"the ledger schema is at {revision}, this version needs {head_revision()}: "
+                "run `custody init` to migrate it"
+            )
 
     def writer(self) -> LogStore:
         """The log store with the checkpoint key loaded (needed to append)."""

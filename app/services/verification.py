@@ -333,6 +333,15 @@ def _check_tree_nodes(ctx: LedgerContext, size: int) -> tuple[list[Finding], int
                         )
                 want, have = next(expected, None), next(stored, None)
         level += 1
+    # Nodes at or above the tree's height belong to no tree of this size.
+    with ctx.engine.connect() as conn:
+        stray = conn.execute(
+            select(TREE_NODES.c.level, TREE_NODES.c.idx).where(TREE_NODES.c.level >= level).limit(100)
+        ).all()
+    findings.extend(
+        Finding(int(idx) << int(lv), "tree_node.extra", f"tree node ({lv}, {idx}) is not part of the log")
+        for lv, idx in stray
+    )
     return findings, checked
 
 
