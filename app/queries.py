@@ -129,27 +129,46 @@ class HistoryEntry:
 
 def history(engine: Engine, subject: str) -> list[HistoryEntry]:
     """Every entry about ``subject`` in log order, decoded from the verbatim bytes."""
-    from ledger.merkle import hash_leaf
-
     with engine.connect() as conn:
         rows = conn.execute(
             select(ENTRIES.c.raw).where(ENTRIES.c.subject == subject).order_by(ENTRIES.c.idx)
         ).all()
-    out = []
-    for (raw,) in rows:
-        entry = Entry.parse(bytes(raw))
-        statement = entry.statement
-        out.append(
-            HistoryEntry(
-                entry.index,
-                statement.kind,
-                statement.at,
-                entry.recorded_at,
-                statement.by,
-                statement.place,
-                [s.keyid for s in entry.envelope.signatures],
-                dict(statement.data),
-                hash_leaf(bytes(raw)).hex(),
-            )
-        )
-    return out
+    return [_history_entry(bytes(raw)) for (raw,) in rows]
+
+
+def _history_entry(raw: bytes) -> HistoryEntry:
+    from ledger.merkle import hash_leaf
+
+    entry = Entry.parse(raw)
+    statement = entry.statement
+    return HistoryEntry(
+        entry.index,
+        statement.kind,
+        statement.at,
+        entry.recorded_at,
+        statement.by,
+        statement.place,
+        [s.keyid for s in entry.envelope.signatures],
+        dict(statement.data),
+        hash_leaf(raw).hex(),
+    )
+
+
+SEAL_KINDS_ON_CONNECTORS = ("seal.applied", "seal.removed")
+
+
+def seal_history(engine: Engine, seal_id: str) -> list[HistoryEntry]:
+    """A seal's life in log order: its batch receipt, the entries about it, and the
+    applying and removing entries on the connector it was put on."""
+    record = seal(engine, seal_id)
+    found = {h.index: h for h in history(engine, f"seal:{seal_id}")}
+    if record.received_index not in found:
+        with engine.connect() as conn:
+            raw = conn.execute(select(ENTRIES.c.raw).where(ENTRIES.c.idx == record.received_index)).scalar()
+        if raw is not None:
+            found[record.received_index] = _history_entry(bytes(raw))
+    if record.connector is not None:
+        for item in history(engine, record.connector):
+            if item.kind in SEAL_KINDS_ON_CONNECTORS and seal_id in item.data.get("seals", ()):
+                found[item.index] = item
+    return [found[i] for i in sorted(found)]

@@ -12,6 +12,14 @@ import click
 import typer
 from sqlalchemy.exc import SQLAlchemyError
 
+import app.cli.connector_cmds as connector_cmds
+import app.cli.custody_cmds as custody_cmds
+import app.cli.demo_cmds as demo_cmds
+import app.cli.fleet_cmds as fleet_cmds
+import app.cli.handover_cmds as handover_cmds
+import app.cli.incident_cmds as incident_cmds
+import app.cli.practice_cmds as practice_cmds
+import app.cli.seal_cmds as seal_cmds
 from app.cli import admin, bench, ledger_cmds, log
 from app.cli.common import EXIT_CODES_HELP, EXIT_ENVIRONMENT, EXIT_INPUT, EXIT_INTERNAL, exit_code_for
 from ledger.errors import LedgerError
@@ -37,6 +45,14 @@ cli.add_typer(admin.party_app, name="party")
 cli.add_typer(admin.key_app, name="key")
 cli.add_typer(admin.role_app, name="role")
 cli.add_typer(bench.app, name="bench")
+cli.add_typer(connector_cmds.app, name="connector")
+cli.add_typer(seal_cmds.app, name="seal")
+custody_cmds.register(cli)
+cli.add_typer(handover_cmds.app, name="handover")
+cli.add_typer(incident_cmds.app, name="incident")
+cli.add_typer(practice_cmds.app, name="practice")
+cli.add_typer(fleet_cmds.app, name="fleet")
+demo_cmds.register(cli)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -24,6 +24,9 @@ from ledger.ids import party_subject
 from ledger.keys import SigningKey
 from ledger.times import format_timestamp, parse_timestamp
 
+#: A well-formed statement nonce that no statement uses (all zero bits).
+NO_REFERENCE = "AAAAAAAAAAAAAAAAAAAAAA"
+
 
 def connector_subject(identifier: str) -> str:
     """Accept ``connector:VENDOR:SERIAL`` or ``VENDOR:SERIAL``."""
@@ -168,6 +171,23 @@ def seal_statement(
 ) -> AppendResult:
     """seal.retained / destroyed / voided / lost."""
     return record(ctx, actor=actor, key=key, kind=kind, subject=f"seal:{seal}", data=data)
+
+
+def seal_statements(
+    ctx: LedgerContext,
+    actor: str,
+    key: SigningKey,
+    kind: str,
+    seals: Sequence[str],
+    data: Mapping[str, Any],
+) -> AppendResult:
+    """The same seal statement for several seals, appended as one batch (all or nothing)."""
+    if not seals:
+        raise InvalidInput("name at least one seal")
+    envelopes = [
+        envelope_for(ctx, actor=actor, keys=[key], kind=kind, subject=f"seal:{s}", data=data) for s in seals
+    ]
+    return ctx.writer().append(envelopes)
 
 
 def apply_seals(
@@ -343,9 +363,10 @@ def install(
     subject = connector_subject(connector)
     current = queries.connector(ctx.engine, subject)
     if seal_check is None:
-        if current.last_inspection is None:
-            raise InvalidInput(f"{subject} has no seal inspection to reference; inspect the seals first")
-        seal_check = current.last_inspection.nonce
+        # With no inspection to cite, cite none that exists: the ledger then
+        # refuses with whichever rule applies first (blocked state, rule 1 …),
+        # exactly as it would for any other client.
+        seal_check = current.last_inspection.nonce if current.last_inspection else NO_REFERENCE
     at = ctx.clock()
     not_after = current.cert_not_after
     if not_after is None:
@@ -378,10 +399,10 @@ def install(
 def register_ti(ctx: LedgerContext, actor: str, key: SigningKey, connector: str) -> AppendResult:
     subject = connector_subject(connector)
     current = queries.connector(ctx.engine, subject)
-    if current.practice is None:
-        raise InvalidInput(f"{subject} is not installed at a practice")
+    # Not installed: no practice to name; the ledger refuses with its own rule.
+    practice = current.practice or "0" * 64
     return record(
-        ctx, actor=actor, key=key, kind="ti.registered", subject=subject, data={"practice": current.practice}
+        ctx, actor=actor, key=key, kind="ti.registered", subject=subject, data={"practice": practice}
     )
 
 

@@ -104,7 +104,9 @@ def create_offer(
                 "rule.transfer_from_custodian",
                 f"{releaser} is not the custodian of {subject} ({current.custodian} is)",
             )
-        if current.state in (LOST, DESTROYED):
+        if current.state == DESTROYED:
+            raise RuleViolation("rule.nothing_after_destroyed", f"{subject} is {current.state}")
+        if current.state == LOST:
             raise RuleViolation("rule.state_transition", f"{subject} is {current.state}")
         data: dict[str, Any] = {"to": receiver, "seals": sorted(current.seals)}
         if delivery_note:
