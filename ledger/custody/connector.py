@@ -491,7 +491,8 @@ def _guard_installed(state: LedgerState, ctx: Context, record: ConnectorRecord) 
     if statement.place is None:
         raise InvalidData("installed needs the place (the practice's location)")
     # Rule 1: the latest seal check is conformant, done on site by the
-    # installing technician, over the seals the ledger knows.
+    # installing technician, over the seals the ledger knows — and no later
+    # observation (a receipt with other seal ids) contradicts it.
     inspection = record.last_inspection
     if (
         inspection is None
@@ -501,6 +502,7 @@ def _guard_installed(state: LedgerState, ctx: Context, record: ConnectorRecord) 
         or not inspection.conformant
         or set(inspection.expected) != set(record.seals)
         or not record.seals
+        or record.seal_status in (MISMATCH, BROKEN)
     ):
         raise RuleViolation(
             "rule.install_requires_conformant_seal_check",

@@ -201,8 +201,12 @@ def _apply_correction(state: LedgerState, ctx: Context) -> None:
     before = record.state
     # Only the newest state change can be undone by a correction; older
     # ones stay in the history, declared erroneous, and later entries stand.
+    # An incident is opened and closed only through the incident process
+    # (rules 5 and 11): a correction never undoes the SUSPECT an incident
+    # began with, nor a release (its incident stays closed).
     latest = next((h for h in reversed(record.history) if h.state_after != h.state_before), None)
-    if latest is item and item.state_before is not None:
+    incident_step = item.state_after == SUSPECT or item.kind == "quarantine.released"
+    if latest is item and item.state_before is not None and not incident_step:
         record.state = item.state_before
     note_history(record, ctx, before, record.state)
     custody(state).connectors.put(record.subject, record)
