@@ -180,7 +180,7 @@ def note_history(record: ConnectorRecord, ctx: Context, before: str | None, afte
     record.history.append(
         HistoryItem(ctx.index, ctx.leaf_hash.hex(), ctx.statement.kind, ctx.statement.by, before, after)
     )
-    if record.last_at is None or ctx.statement.at > record.last_at:
+    if record.last_at is None or at_of(ctx) > parse_timestamp(record.last_at, "last_at"):
         record.last_at = ctx.statement.at
     if ctx.statement.place is not None:
         record.location = ctx.statement.place
@@ -195,7 +195,9 @@ def time_flags(state: LedgerState, ctx: Context) -> list[str]:
         flags.append(
             f"rule.event_time: event time {ctx.statement.at} is ahead of the log time {ctx.recorded_at}"
         )
-    if ctx.statement.subject_type == "connector":
+    # A two-party statement carries the time its first party signed; the
+    # second may countersign after later events, which is not disorder.
+    if ctx.statement.subject_type == "connector" and ctx.spec.counterparty_field is None:
         record = custody(state).connectors.get(ctx.statement.subject)
         last = None if record is None else record.last_at
         if last is not None and at + TIME_TOLERANCE < parse_timestamp(last, "last_at"):

@@ -110,6 +110,11 @@ def open_incident(
         incident_id,
         IncidentRecord(incident_id, record.subject, category, ctx.statement.by, ctx.index, description),
     )
+    if record.open_incident is not None:
+        # One investigation per unit: a further report joins the open one,
+        # and its reporter is also barred from the release (rule 11).
+        record.joined_incidents.append(incident_id)
+        return
     if record.state not in (SUSPECT, QUARANTINED):
         record.state_before_incident = record.state
     record.state = SUSPECT
@@ -514,7 +519,9 @@ def _guard_installed(state: LedgerState, ctx: Context, record: ConnectorRecord) 
     assert not_after_text is not None
     at = at_of(ctx)
     not_after = parse_timestamp(not_after_text)
-    if not_after <= at:
+    # "Never with expired certificates" holds against the log's own clock
+    # too, so a back-dated event time cannot sneak an expired unit in.
+    if not_after <= max(at, parse_timestamp(ctx.recorded_at, "recorded_at")):
         raise RuleViolation("rule.certificate_expired", f"the gSMC-K certificate expired at {not_after_text}")
     remaining_days = (not_after - at).days
     if abs(data["remaining_validity_days"] - remaining_days) > 1:
@@ -588,6 +595,8 @@ connector_kind(
 
 
 def _guard_firmware(state: LedgerState, ctx: Context, record: ConnectorRecord) -> None:
+    if ctx.statement.data["from"] == ctx.statement.data["to"]:
+        raise InvalidData("firmware.updated needs a different target version")
     if ctx.statement.data["from"] != record.firmware:
         raise RuleViolation(
             "rule.firmware_from",

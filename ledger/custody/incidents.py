@@ -97,24 +97,33 @@ connector_kind(
 )
 
 
+def _all_open(state: LedgerState, ctx: Context, record: ConnectorRecord) -> list[IncidentRecord]:
+    """The open incident and every incident that joined it."""
+    primary = _incident_of(state, ctx, record)
+    joined = [custody(state).incidents.get(i) for i in record.joined_incidents]
+    return [primary, *(i for i in joined if i is not None)]
+
+
 def _guard_released(state: LedgerState, ctx: Context, record: ConnectorRecord) -> None:
-    incident = _incident_of(state, ctx, record)
-    # Rule 11: four eyes — the one who reported cannot also clear.
-    if ctx.statement.by == incident.reported_by:
-        raise RuleViolation(
-            "rule.four_eyes_release",
-            f"{ctx.statement.by} reported {incident.incident_id} and cannot release it",
-        )
+    # Rule 11: four eyes — no one who reported may also clear, including
+    # the reporter of an incident that joined the open one.
+    for incident in _all_open(state, ctx, record):
+        if ctx.statement.by == incident.reported_by:
+            raise RuleViolation(
+                "rule.four_eyes_release",
+                f"{ctx.statement.by} reported {incident.incident_id} and cannot release it",
+            )
 
 
 def _effect_released(state: LedgerState, ctx: Context, record: ConnectorRecord) -> None:
-    incident = _incident_of(state, ctx, record)
-    incident.status, incident.released_by = INCIDENT_RELEASED, ctx.statement.by
-    incident.investigation, incident.closed_index = ctx.statement.data["investigation"], ctx.index
-    custody(state).incidents.put(incident.incident_id, incident)
+    for incident in _all_open(state, ctx, record):
+        incident.status, incident.released_by = INCIDENT_RELEASED, ctx.statement.by
+        incident.investigation, incident.closed_index = ctx.statement.data["investigation"], ctx.index
+        custody(state).incidents.put(incident.incident_id, incident)
     record.state = record.state_before_incident or record.state
     record.state_before_incident = None
     record.open_incident = None
+    record.joined_incidents = []
 
 
 connector_kind(

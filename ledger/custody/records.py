@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Generic, TypeVar
 
 from ledger.state import LedgerState
+from ledger.times import parse_timestamp
 
 # Connector states (DESIGN §5).
 PRODUCED = "PRODUCED"
@@ -111,6 +112,8 @@ class ConnectorRecord:
     practice: str | None = None
     last_inspection: Inspection | None = None
     open_incident: str | None = None
+    #: Further incidents reported while one was open: they are decided together.
+    joined_incidents: list[str] = field(default_factory=list)
     state_before_incident: str | None = None
     last_at: str | None = None
     history: list[HistoryItem] = field(default_factory=list)
@@ -118,7 +121,10 @@ class ConnectorRecord:
     @property
     def cert_not_after(self) -> str | None:
         """The earliest certificate expiry: the connector is only as valid as its weakest card."""
-        return min((c.not_after for c in self.certificates), default=None)
+        if not self.certificates:
+            return None
+        # Compare instants, not strings: fractional seconds would sort wrongly as text.
+        return min(self.certificates, key=lambda c: parse_timestamp(c.not_after)).not_after
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

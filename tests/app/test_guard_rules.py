@@ -1340,3 +1340,63 @@ def test_guard_rules_on_both_engines(ledger: LedgerFixture, rule_case: RuleCase)
 
 def test_compact_matrix_is_complete() -> None:
     assert {c.id for c in COMPACT_CASES} == COMPACT
+
+
+# ==========================================================================
+# Loopholes closed after review.
+
+
+def test_reporter_of_a_joined_incident_cannot_release(sqlite_ledger: LedgerFixture) -> None:
+    """Rule 11 holds across incidents: a second report joins the open one, and its
+    reporter is barred from the release just like the first reporter."""
+    w = World(sqlite_ledger)
+    unit = w.unit("QUARANTINED", base="IN_STOCK")  # first incident reported by WH
+    first = unit.incident
+    second = w.connector_statement(
+        AUD, "incident.reported", unit, {"category": "housing_damage", "description": "second look: scratches"}
+    )
+    record = unit.record
+    assert record.open_incident == first
+    assert record.joined_incidents == [f"INC-{second.entries[0].index}"]
+    assert unit.state == "QUARANTINED"
+    expect_violation(w.ctx, "rule.four_eyes_release", lambda: unit.release(by=AUD))
+    expect_appended(w.ctx, lambda: unit.release(by=MFR))
+    for incident_id in (first, f"INC-{second.entries[0].index}"):
+        assert queries.incident(w.ctx.engine, str(incident_id)).status == "RELEASED"
+    assert unit.record.joined_incidents == []
+
+
+def test_backdated_install_cannot_use_an_expired_card(sqlite_ledger: LedgerFixture) -> None:
+    """Rule 4 "never with expired certificates" also holds against the log's clock:
+    an event time from before the expiry does not let an expired unit in."""
+    w = World(sqlite_ledger)
+    unit = w.unit("INSPECTED", not_after=EXPIRED, cards=1)
+    inspection = unit.record.last_inspection
+    assert inspection is not None
+    at = datetime(2026, 6, 1, tzinfo=UTC)  # a month before the card expired; the log is months later
+    data = {
+        "practice": w.practice,
+        "seal_check": inspection.nonce,
+        "firmware": unit.record.firmware,
+        "remaining_validity_days": (datetime(2026, 6, 30, tzinfo=UTC) - at).days,
+        "override": {"reason": "claimed to be installed in June", "auditor": f"party:{AUD}"},
+    }
+    envelope = signed_statement(
+        w.ctx,
+        kind="installed",
+        subject=unit.subject,
+        by=f"party:{TECH}",
+        data=data,
+        keys=[w.key(TECH), w.key(AUD)],
+        place=f"location:{PRACTICE}",
+        at=at,
+    )
+    expect_violation(w.ctx, "rule.certificate_expired", lambda: w.ctx.writer().append([envelope]))
+
+
+def test_firmware_update_needs_a_new_version(sqlite_ledger: LedgerFixture) -> None:
+    w = World(sqlite_ledger)
+    unit = w.unit("IN_OPERATION")
+    current = unit.record.firmware
+    with pytest.raises(InvalidInput, match="different target version"):
+        w.connector_statement(TECH, "firmware.updated", unit, {"from": current, "to": current})
