@@ -182,3 +182,59 @@ PARTY_KEYS = PartyKeyRow.__table__  # type: ignore[attr-defined]
 PROJECTION_META = ProjectionMetaRow.__table__  # type: ignore[attr-defined]
 HANDOVER_OFFERS = HandoverOfferRow.__table__  # type: ignore[attr-defined]
 PRACTICES = PracticeRow.__table__  # type: ignore[attr-defined]
+
+
+# ---------------------------------------------------------------------------
+# API access.
+
+
+class ApiTokenRow(SQLModel, table=True):
+    """An API token, stored only as SHA-256 plus a short prefix."""
+
+    __tablename__ = "api_tokens"
+    __table_args__ = (Index("ix_api_tokens_party", "party"),)
+
+    token_id: str = Field(sa_column=Column(String(32), primary_key=True))
+    prefix: str = Field(sa_column=Column(String(16), nullable=False))
+    digest: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
+    party: str = Field(sa_column=Column(String(80), nullable=False))
+    roles: str = Field(sa_column=Column(Text, nullable=False))
+    label: str = Field(sa_column=Column(String(200), nullable=False))
+    created_at: str = Field(sa_column=Column(String(40), nullable=False))
+    expires_at: str | None = Field(sa_column=Column(String(40), nullable=True))
+    revoked_at: str | None = Field(sa_column=Column(String(40), nullable=True))
+
+
+class IdempotencyRow(SQLModel, table=True):
+    __tablename__ = "idempotency_records"
+
+    party: str = Field(sa_column=Column(String(80), primary_key=True))
+    key: str = Field(sa_column=Column(String(200), primary_key=True))
+    request_digest: str = Field(sa_column=Column(String(64), nullable=False))
+    status: int = Field(sa_column=Column(Integer, nullable=False))
+    response: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: str = Field(sa_column=Column(String(40), nullable=False))
+
+
+class KeyEnrolmentRow(SQLModel, table=True):
+    """A public key a party submitted (e.g. from a browser) for an administrator to approve."""
+
+    __tablename__ = "key_enrolments"
+    __table_args__ = (Index("ix_key_enrolments_status", "status"),)
+
+    enrolment_id: str = Field(sa_column=Column(String(32), primary_key=True))
+    party: str = Field(sa_column=Column(String(80), nullable=False))
+    keyid: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
+    algorithm: str = Field(sa_column=Column(String(40), nullable=False))
+    spki: str = Field(sa_column=Column(Text, nullable=False))
+    label: str = Field(sa_column=Column(String(200), nullable=False))
+    status: str = Field(sa_column=Column(String(16), nullable=False))
+    created_at: str = Field(sa_column=Column(String(40), nullable=False))
+    decided_at: str | None = Field(sa_column=Column(String(40), nullable=True))
+    decided_by: str | None = Field(sa_column=Column(String(80), nullable=True))
+    entry_index: int | None = Field(sa_column=Column(BigInteger, nullable=True))
+
+
+API_TOKENS = ApiTokenRow.__table__  # type: ignore[attr-defined]
+IDEMPOTENCY = IdempotencyRow.__table__  # type: ignore[attr-defined]
+KEY_ENROLMENTS = KeyEnrolmentRow.__table__  # type: ignore[attr-defined]

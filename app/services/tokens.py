@@ -1,0 +1,194 @@
+"""API tokens for machines and scripts: bound to a party and a set of its roles.
+
+A token is ``kcl_`` + 43 characters of base64url (256 random bits). Only
+its SHA-256 and a short prefix are stored, so a database leak yields no
+usable token; the token itself is shown once, when it is created.
+
+A token's effective roles are the roles it was given *that the party still
+holds in the ledger*: revoking a role (a ledger entry) also narrows every
+token of that party, without anyone remembering to revoke tokens.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from app.services.context import LedgerContext
+from app.tables import API_TOKENS, PARTIES
+from ledger.encoding import b64url_encode
+from ledger.errors import AuthorizationError, Conflict, InvalidInput, LedgerError, NotFound
+from ledger.ids import party_subject
+from ledger.kinds import ROLES
+from ledger.times import format_timestamp, parse_timestamp
+
+TOKEN_PREFIX = "kcl_"
+TOKEN_BYTES = 32
+#: How long a verified token is trusted without looking at the database again.
+CACHE_SECONDS = 5.0
+
+
+class TokenMissing(LedgerError):
+    code = "auth.token_missing"
+
+
+class TokenInvalid(LedgerError):
+    code = "auth.token_invalid"
+
+
+class Forbidden(AuthorizationError):
+    code = "auth.forbidden"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: a party and the roles its token may use."""
+
+    party: str
+    roles: frozenset[str]
+    token_id: str
+
+    def has_any(self, roles: frozenset[str] | set[str]) -> bool:
+        return bool(self.roles & roles)
+
+
+def digest_of(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def create_token(
+    ctx: LedgerContext,
+    party: str,
+    *,
+    roles: list[str] | None = None,
+    label: str = "",
+    expires_at: str | None = None,
+) -> tuple[str, dict[str, Any]]:
+    """A new token for ``party`` (a subset of its current roles); returns (token, info)."""
+    subject = party if party.startswith("party:") else party_subject(party)
+    held = _party_roles(ctx, subject)
+    if held is None:
+        raise NotFound(f"unknown party {subject}")
+    wanted = sorted(set(roles) if roles else held)
+    unknown = [r for r in wanted if r not in ROLES]
+    if unknown:
+        raise InvalidInput(f"unknown roles {unknown}")
+    missing = [r for r in wanted if r not in held]
+    if missing:
+        raise InvalidInput(f"{subject} does not hold {missing}")
+    if expires_at is not None:
+        parse_timestamp(expires_at, "expires_at")
+    token = TOKEN_PREFIX + b64url_encode(ctx.random_bytes(TOKEN_BYTES))
+    info = {
+        "token_id": ctx.random_bytes(16).hex(),
+        "prefix": token[:12],
+        "party": subject,
+        "roles": wanted,
+        "label": label[:200],
+        "created_at": format_timestamp(ctx.clock()),
+        "expires_at": expires_at,
+    }
+    try:
+        with ctx.engine.begin() as conn:
+            conn.execute(API_TOKENS.insert(), {**info, "roles": json.dumps(wanted), "digest": digest_of(token)})
+    except IntegrityError:
+        raise Conflict("token collision; try again") from None
+    return token, info
+
+
+def _party_roles(ctx: LedgerContext, subject: str) -> set[str] | None:
+    with ctx.engine.connect() as conn:
+        roles = conn.execute(select(PARTIES.c.roles).where(PARTIES.c.subject == subject)).scalar()
+    return None if roles is None else set(json.loads(roles))
+
+
+def revoke_token(ctx: LedgerContext, token_id: str) -> None:
+    with ctx.engine.begin() as conn:
+        changed = conn.execute(
+            update(API_TOKENS)
+            .where(API_TOKENS.c.token_id == token_id, API_TOKENS.c.revoked_at.is_(None))
+            .values(revoked_at=format_timestamp(ctx.clock()))
+        ).rowcount
+    if changed != 1:
+        raise NotFound(f"no active token {token_id}")
+    _CACHE.clear()
+
+
+def list_tokens(ctx: LedgerContext, party: str | None = None) -> list[dict[str, Any]]:
+    query = select(API_TOKENS).order_by(API_TOKENS.c.created_at)
+    if party is not None:
+        query = query.where(API_TOKENS.c.party == (party if party.startswith("party:") else party_subject(party)))
+    with ctx.engine.connect() as conn:
+        rows = conn.execute(query).all()
+    return [
+        {**{k: v for k, v in r._mapping.items() if k != "digest"}, "roles": json.loads(r._mapping["roles"])}
+        for r in rows
+    ]
+
+
+class _TokenCache:
+    def __init__(self) -> None:
+        self._items: dict[str, tuple[float, Principal]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, digest: str) -> Principal | None:
+        with self._lock:
+            item = self._items.get(digest)
+        if item is None or item[0] < time.monotonic():
+            return None
+        return item[1]
+
+    def put(self, digest: str, principal: Principal) -> None:
+        with self._lock:
+            if len(self._items) > 10_000:
+                self._items.clear()
+            self._items[digest] = (time.monotonic() + CACHE_SECONDS, principal)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+_CACHE = _TokenCache()
+
+
+def authenticate(ctx: LedgerContext, token: str | None) -> Principal:
+    """The principal behind a bearer token; raise TokenMissing / TokenInvalid."""
+    if not token:
+        raise TokenMissing("this endpoint needs an API token (Authorization: Bearer kcl_…)")
+    if not token.startswith(TOKEN_PREFIX) or len(token) != len(TOKEN_PREFIX) + 43:
+        raise TokenInvalid("malformed API token")
+    digest = digest_of(token)
+    cached = _CACHE.get(digest)
+    if cached is not None:
+        return cached
+    with ctx.engine.connect() as conn:
+        row = conn.execute(
+            select(
+                API_TOKENS.c.token_id,
+                API_TOKENS.c.party,
+                API_TOKENS.c.roles,
+                API_TOKENS.c.expires_at,
+                API_TOKENS.c.revoked_at,
+                PARTIES.c.roles,
+            )
+            .select_from(API_TOKENS.join(PARTIES, PARTIES.c.subject == API_TOKENS.c.party))
+            .where(API_TOKENS.c.digest == digest)
+        ).first()
+    if row is None:
+        raise TokenInvalid("unknown API token")
+    token_id, party, token_roles, expires_at, revoked_at, party_roles = row
+    if revoked_at is not None:
+        raise TokenInvalid("this API token was revoked")
+    if expires_at is not None and parse_timestamp(expires_at) <= ctx.clock():
+        raise TokenInvalid("this API token has expired")
+    principal = Principal(str(party), frozenset(json.loads(token_roles)) & frozenset(json.loads(party_roles)), token_id)
+    _CACHE.put(digest, principal)
+    return principal
