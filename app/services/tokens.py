@@ -29,7 +29,7 @@ from ledger.ids import party_subject
 from ledger.kinds import ROLES
 from ledger.times import format_timestamp, parse_timestamp
 
-TOKEN_PREFIX = "kcl_"
+TOKEN_PREFIX = "kcl_"  # noqa: S105 - a public prefix that marks tokens, not a secret
 TOKEN_BYTES = 32
 #: How long a verified token is trusted without looking at the database again.
 CACHE_SECONDS = 5.0
@@ -97,7 +97,9 @@ def create_token(
     }
     try:
         with ctx.engine.begin() as conn:
-            conn.execute(API_TOKENS.insert(), {**info, "roles": json.dumps(wanted), "digest": digest_of(token)})
+            conn.execute(
+                API_TOKENS.insert(), {**info, "roles": json.dumps(wanted), "digest": digest_of(token)}
+            )
     except IntegrityError:
         raise Conflict("token collision; try again") from None
     return token, info
@@ -124,7 +126,9 @@ def revoke_token(ctx: LedgerContext, token_id: str) -> None:
 def list_tokens(ctx: LedgerContext, party: str | None = None) -> list[dict[str, Any]]:
     query = select(API_TOKENS).order_by(API_TOKENS.c.created_at)
     if party is not None:
-        query = query.where(API_TOKENS.c.party == (party if party.startswith("party:") else party_subject(party)))
+        query = query.where(
+            API_TOKENS.c.party == (party if party.startswith("party:") else party_subject(party))
+        )
     with ctx.engine.connect() as conn:
         rows = conn.execute(query).all()
     return [
@@ -189,6 +193,8 @@ def authenticate(ctx: LedgerContext, token: str | None) -> Principal:
         raise TokenInvalid("this API token was revoked")
     if expires_at is not None and parse_timestamp(expires_at) <= ctx.clock():
         raise TokenInvalid("this API token has expired")
-    principal = Principal(str(party), frozenset(json.loads(token_roles)) & frozenset(json.loads(party_roles)), token_id)
+    principal = Principal(
+        str(party), frozenset(json.loads(token_roles)) & frozenset(json.loads(party_roles)), token_id
+    )
     _CACHE.put(digest, principal)
     return principal

@@ -1353,7 +1353,10 @@ def test_reporter_of_a_joined_incident_cannot_release(sqlite_ledger: LedgerFixtu
     unit = w.unit("QUARANTINED", base="IN_STOCK")  # first incident reported by WH
     first = unit.incident
     second = w.connector_statement(
-        AUD, "incident.reported", unit, {"category": "housing_damage", "description": "second look: scratches"}
+        AUD,
+        "incident.reported",
+        unit,
+        {"category": "housing_damage", "description": "second look: scratches"},
     )
     record = unit.record
     assert record.open_incident == first
