@@ -20,7 +20,7 @@ from __future__ import annotations
 import copy
 import threading
 from collections.abc import Callable, Collection, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -313,39 +313,55 @@ class LogStore:
 
     def append(self, envelopes: Sequence[Envelope], now: datetime | None = None) -> AppendResult:
         """Append a batch of envelopes atomically; all are admitted or none."""
-        if not envelopes:
-            raise InvalidInput("nothing to append: the batch is empty")
+        outcome = self.append_units([envelopes], now)[0]
+        if isinstance(outcome, LedgerError):
+            raise outcome
+        return outcome
+
+    def append_units(
+        self, units: Sequence[Sequence[Envelope]], now: datetime | None = None
+    ) -> list[AppendResult | LedgerError]:
+        """Append several independent units in ONE transaction (group commit).
+
+        Each unit is all-or-nothing; a refused unit leaves the others
+        untouched and gets its error back in its place. All admitted units
+        share the batch's entries, tree nodes and one new checkpoint.
+        """
         if self.signer is None:
             raise InvalidInput("no log key loaded: this process cannot sign checkpoints")
-        # Parse outside the lock: malformed input never holds up other writers.
-        statements = []
-        for position, envelope in enumerate(envelopes):
-            try:
-                statements.append(Statement.from_bytes(envelope.payload))
-            except LedgerError as exc:
-                raise _in_batch(exc, position, len(envelopes)) from None
-        nonces = [s.nonce for s in statements]
-        if len(set(nonces)) != len(nonces):
-            raise ReplayedStatement("the batch contains the same statement nonce twice")
         moment = now if now is not None else (self._clock() if self._clock else None)
         if moment is None:
             raise InvalidInput("append needs the current time")
-        touches_trust = any(s.kind in TRUST_KIND_NAMES for s in statements)
-        with self._local_lock:
+        outcomes: list[AppendResult | LedgerError | None] = [None] * len(units)
+        parsed: list[tuple[int, Sequence[Envelope], list[Statement]]] = []
+        # Parse outside the lock: malformed input never holds up other writers.
+        for number, envelopes in enumerate(units):
             try:
-                return self._append_locked(envelopes, statements, moment)
-            except BaseException:
-                # The transaction rolled back. Only trust statements change
-                # the cached trust state, so only then may it now hold
-                # changes that never committed: rebuild it next time.
-                if touches_trust:
-                    self._trust = None
-                raise
+                parsed.append((number, envelopes, _parse_unit(envelopes)))
+            except LedgerError as exc:
+                outcomes[number] = exc
+        if parsed:
+            touches_trust = any(s.kind in TRUST_KIND_NAMES for _, _, stmts in parsed for s in stmts)
+            with self._local_lock:
+                try:
+                    results = self._append_locked(parsed, moment)
+                except BaseException:
+                    # The transaction rolled back. Only trust statements change
+                    # the cached trust state, so only then may it now hold
+                    # changes that never committed: rebuild it next time.
+                    if touches_trust:
+                        self._trust = None
+                    raise
+            for number, outcome in results.items():
+                outcomes[number] = outcome
+        return [o for o in outcomes if o is not None]
 
     def _append_locked(
-        self, envelopes: Sequence[Envelope], statements: Sequence[Statement], moment: datetime
-    ) -> AppendResult:
+        self, units: list[tuple[int, Sequence[Envelope], list[Statement]]], moment: datetime
+    ) -> dict[int, AppendResult | LedgerError]:
         assert self.signer is not None
+        all_statements = [s for _, _, statements in units for s in statements]
+        outcomes: dict[int, AppendResult | LedgerError] = {}
         try:
             with write_transaction(self.engine) as conn:
                 # Step 1.
@@ -366,59 +382,73 @@ class LogStore:
                 state = self._trust
                 state.extra = {}
                 for projection in self.projections:
-                    projection.hydrate(conn, state, statements)
-                used = conn.execute(
-                    select(ENTRIES.c.nonce).where(ENTRIES.c.nonce.in_([s.nonce for s in statements]))
-                ).first()
-                if used is not None:
-                    raise ReplayedStatement(f"a statement with nonce {used[0]} is already in the log")
-                heads = self._subject_heads(conn, {s.subject for s in statements})
-                # Step 4.
-                entry_rows, node_rows, admitted, appended = [], [], [], []
-                for position, (envelope, statement) in enumerate(zip(envelopes, statements, strict=True)):
-                    index = size + position
+                    projection.hydrate(conn, state, all_statements)
+                used = {
+                    str(n)
+                    for (n,) in conn.execute(
+                        select(ENTRIES.c.nonce).where(ENTRIES.c.nonce.in_([s.nonce for s in all_statements]))
+                    )
+                }
+                heads = self._subject_heads(conn, {s.subject for s in all_statements})
+                # Step 4: admit unit by unit; a refused unit is rolled back alone.
+                batch = _Batch()
+                grouped = len(units) > 1
+                for number, envelopes, statements in units:
+                    mark = batch.mark(tree, heads)
+                    undo = _savepoint(state, statements) if grouped else None
                     try:
-                        ctx = admit(state, index, envelope, statement, recorded_at)
+                        for position, (envelope, statement) in enumerate(
+                            zip(envelopes, statements, strict=True)
+                        ):
+                            try:
+                                if statement.nonce in used:
+                                    raise ReplayedStatement(
+                                        f"a statement with nonce {statement.nonce} is already in the log"
+                                    )
+                                index = size + len(batch.entry_rows)
+                                ctx = admit(state, index, envelope, statement, recorded_at)
+                            except LedgerError as exc:
+                                raise _in_batch(exc, position, len(envelopes)) from None
+                            raw = encode_entry(
+                                index=index,
+                                prev=heads.get(statement.subject),
+                                recorded_at=moment,
+                                envelope=envelope,
+                            )
+                            leaf = hash_leaf(raw)
+                            batch.add(
+                                tree.append(leaf), apply(state, ctx, leaf), raw, leaf, statement, recorded_at
+                            )
+                            heads[statement.subject] = leaf
+                            used.add(statement.nonce)
                     except LedgerError as exc:
-                        raise _in_batch(exc, position, len(envelopes)) from None
-                    raw = encode_entry(
-                        index=index, prev=heads.get(statement.subject), recorded_at=moment, envelope=envelope
-                    )
-                    leaf = hash_leaf(raw)
-                    for (level, node_idx), value in tree.append(leaf):
-                        node_rows.append({"level": level, "idx": node_idx, "hash": value})
-                    heads[statement.subject] = leaf
-                    admitted.append(apply(state, ctx, leaf))
-                    appended.append(AppendedEntry(index, leaf, raw, statement))
-                    entry_rows.append(
-                        {
-                            "idx": index,
-                            "raw": raw,
-                            "leaf_hash": leaf,
-                            "subject": statement.subject,
-                            "kind": statement.kind,
-                            "author": statement.by,
-                            "at": statement.at,
-                            "recorded_at": recorded_at,
-                            "nonce": statement.nonce,
-                        }
-                    )
+                        if not grouped:
+                            raise
+                        tree, heads = batch.rewind(mark)
+                        used.difference_update(s.nonce for s in statements)
+                        _rollback(state, undo)
+                        outcomes[number] = exc
+                        continue
+                    _release(state, undo)
+                    batch.units.append((number, mark.entries, len(batch.entry_rows)))
+                if not batch.entry_rows:
+                    return outcomes  # every unit was refused: nothing to write
                 # Step 5.
-                new_size = size + len(entry_rows)
+                new_size = size + len(batch.entry_rows)
                 root = tree.root()
                 if state.origin != self.signer.name:
                     raise InvalidInput(
                         f"log key is named {self.signer.name!r} but the ledger origin is {state.origin!r}"
                     )
                 note = sign_checkpoint(Checkpoint(state.origin, new_size, root), [self.signer])
-                conn.execute(ENTRIES.insert(), entry_rows)
-                conn.execute(TREE_NODES.insert(), node_rows)
+                conn.execute(ENTRIES.insert(), batch.entry_rows)
+                conn.execute(TREE_NODES.insert(), batch.node_rows)
                 conn.execute(
                     CHECKPOINTS.insert(),
                     {"size": new_size, "root": root, "note": note, "created_at": recorded_at},
                 )
                 for projection in self.projections:
-                    projection.persist(conn, state, admitted)
+                    projection.persist(conn, state, batch.admitted)
                 # Step 6: leaving the block commits.
         except IntegrityError as exc:
             if "nonce" in str(exc.orig):
@@ -428,7 +458,9 @@ class LogStore:
         # commit failed, entries other processes append at these indices
         # would otherwise never be replayed into it.
         self._trust_size = new_size
-        return AppendResult(tuple(appended), new_size, root, note)
+        for number, begin, end in batch.units:
+            outcomes[number] = AppendResult(tuple(batch.appended[begin:end]), new_size, root, note)
+        return outcomes
 
     def _subject_heads(self, conn: Connection, subjects: set[str]) -> dict[str, bytes]:
         """Leaf hash of the newest entry about each subject (for ``prev``)."""
@@ -444,6 +476,102 @@ class LogStore:
             select(ENTRIES.c.subject, ENTRIES.c.leaf_hash).where(ENTRIES.c.idx.in_(select(latest.c.idx)))
         ).all()
         return {str(subject): bytes(leaf) for subject, leaf in rows}
+
+
+def _parse_unit(envelopes: Sequence[Envelope]) -> list[Statement]:
+    if not envelopes:
+        raise InvalidInput("nothing to append: the batch is empty")
+    statements = []
+    for position, envelope in enumerate(envelopes):
+        try:
+            statements.append(Statement.from_bytes(envelope.payload))
+        except LedgerError as exc:
+            raise _in_batch(exc, position, len(envelopes)) from None
+    nonces = [s.nonce for s in statements]
+    if len(set(nonces)) != len(nonces):
+        raise ReplayedStatement("the batch contains the same statement nonce twice")
+    return statements
+
+
+@dataclass
+class _Mark:
+    entries: int
+    nodes: int
+    tree: CompactRange
+    heads: dict[str, bytes]
+
+
+@dataclass
+class _Batch:
+    """Rows and results of one append transaction, rewindable to a unit boundary."""
+
+    entry_rows: list[dict[str, Any]] = field(default_factory=list)
+    node_rows: list[dict[str, Any]] = field(default_factory=list)
+    admitted: list[Context] = field(default_factory=list)
+    appended: list[AppendedEntry] = field(default_factory=list)
+    units: list[tuple[int, int, int]] = field(default_factory=list)
+
+    def mark(self, tree: CompactRange, heads: dict[str, bytes]) -> _Mark:
+        return _Mark(len(self.entry_rows), len(self.node_rows), tree.copy(), dict(heads))
+
+    def rewind(self, mark: _Mark) -> tuple[CompactRange, dict[str, bytes]]:
+        del self.entry_rows[mark.entries :], self.admitted[mark.entries :], self.appended[mark.entries :]
+        del self.node_rows[mark.nodes :]
+        return mark.tree, mark.heads
+
+    def add(
+        self,
+        nodes: list[tuple[NodeId, bytes]],
+        ctx: Context,
+        raw: bytes,
+        leaf: bytes,
+        statement: Statement,
+        recorded_at: str,
+    ) -> None:
+        index = ctx.index
+        self.node_rows.extend({"level": level, "idx": idx, "hash": value} for (level, idx), value in nodes)
+        self.admitted.append(ctx)
+        self.appended.append(AppendedEntry(index, leaf, raw, statement))
+        self.entry_rows.append(
+            {
+                "idx": index,
+                "raw": raw,
+                "leaf_hash": leaf,
+                "subject": statement.subject,
+                "kind": statement.kind,
+                "author": statement.by,
+                "at": statement.at,
+                "recorded_at": recorded_at,
+                "nonce": statement.nonce,
+            }
+        )
+
+
+_TrustBackup = tuple[dict[str, Any], dict[str, Any], str | None, str | None]
+
+
+def _savepoint(state: LedgerState, statements: Sequence[Statement]) -> _TrustBackup | None:
+    """Make a unit's changes to ``state`` undoable (see :class:`ledger.custody.records.Records`)."""
+    for part in state.extra.values():
+        if hasattr(part, "savepoint"):
+            part.savepoint()
+    if any(s.kind in TRUST_KIND_NAMES for s in statements):
+        return (copy.deepcopy(state.parties), copy.deepcopy(state.keys), state.origin, state.log_vkey)
+    return None
+
+
+def _rollback(state: LedgerState, trust: _TrustBackup | None) -> None:
+    for part in state.extra.values():
+        if hasattr(part, "rollback"):
+            part.rollback()
+    if trust is not None:
+        state.parties, state.keys, state.origin, state.log_vkey = trust
+
+
+def _release(state: LedgerState, trust: _TrustBackup | None) -> None:
+    for part in state.extra.values():
+        if hasattr(part, "release"):
+            part.release()
 
 
 def _in_batch(exc: LedgerError, position: int, total: int) -> LedgerError:

@@ -299,6 +299,11 @@ class CompactRange:
         self.size += 1
         return created
 
+    def copy(self) -> CompactRange:
+        clone = CompactRange()
+        clone.size, clone._stack = self.size, list(self._stack)
+        return clone
+
     def root(self) -> bytes:
         if not self._stack:
             return EMPTY_ROOT

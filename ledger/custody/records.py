@@ -9,6 +9,7 @@ store can write exactly those back in the same transaction.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Generic, TypeVar
@@ -193,10 +194,17 @@ def _known(cls: type, data: dict[str, Any]) -> dict[str, Any]:
 
 
 R = TypeVar("R")
+_ABSENT = object()
 
 
 class Records(Generic[R]):
-    """A keyed set of records, loaded on demand and tracking what changed."""
+    """A keyed set of records, loaded on demand and tracking what changed.
+
+    A *savepoint* makes a series of changes undoable: from then on the
+    first access to a record keeps a copy of it, and :meth:`rollback` puts
+    those copies back. The store uses this to admit several independent
+    groups of statements in one transaction and drop only the ones refused.
+    """
 
     def __init__(
         self,
@@ -205,17 +213,45 @@ class Records(Generic[R]):
         self._items: dict[str, R | None] = {}
         self._loader = loader
         self.changed: set[str] = set()
+        self._undo: dict[str, Any] | None = None
+        self._changed_before: set[str] = set()
+
+    def _remember(self, key: str) -> None:
+        if self._undo is not None and key not in self._undo:
+            self._undo[key] = copy.deepcopy(self._items[key]) if key in self._items else _ABSENT
 
     def get(self, key: str) -> R | None:
         if key not in self._items:
             self._load([key])
+        self._remember(key)
         return self._items[key]
 
     def get_many(self, keys: Iterable[str]) -> dict[str, R | None]:
+        keys = list(keys)
         wanted = [k for k in keys if k not in self._items]
         if wanted:
             self._load(wanted)
+        for key in keys:
+            self._remember(key)
         return {k: self._items[k] for k in keys}
+
+    def savepoint(self) -> None:
+        self._undo = {}
+        self._changed_before = set(self.changed)
+
+    def rollback(self) -> None:
+        """Undo every change since :meth:`savepoint`."""
+        assert self._undo is not None, "rollback without a savepoint"
+        for key, old in self._undo.items():
+            if old is _ABSENT:
+                self._items.pop(key, None)
+            else:
+                self._items[key] = old
+        self.changed = self._changed_before
+        self._undo = None
+
+    def release(self) -> None:
+        self._undo = None
 
     def _load(self, keys: list[str]) -> None:
         found = self._loader(keys) if self._loader is not None else {}
@@ -223,6 +259,7 @@ class Records(Generic[R]):
             self._items[key] = found.get(key)
 
     def put(self, key: str, record: R) -> None:
+        self._remember(key)
         self._items[key] = record
         self.changed.add(key)
 
@@ -243,6 +280,21 @@ class CustodyState:
     connectors: Records[ConnectorRecord] = field(default_factory=Records)
     seals: Records[SealRecord] = field(default_factory=Records)
     incidents: Records[IncidentRecord] = field(default_factory=Records)
+
+    def _all(self) -> tuple[Records[Any], ...]:
+        return (self.connectors, self.seals, self.incidents)
+
+    def savepoint(self) -> None:
+        for records in self._all():
+            records.savepoint()
+
+    def rollback(self) -> None:
+        for records in self._all():
+            records.rollback()
+
+    def release(self) -> None:
+        for records in self._all():
+            records.release()
 
 
 def custody(state: LedgerState) -> CustodyState:
