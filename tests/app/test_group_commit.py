@@ -62,14 +62,16 @@ def test_units_are_decided_independently_and_refused_ones_leave_no_trace(ledger:
         "ReplayedStatement",
         "MissingRole",
     ]
-    assert isinstance(outcomes[1], RuleViolation) and outcomes[1].rule == "rule.seal_state"
+    assert isinstance(outcomes[1], RuleViolation)
+    assert outcomes[1].rule == "rule.seal_state"
     assert "statement 2 of 2" in outcomes[1].message
     assert isinstance(outcomes[3], ReplayedStatement)
     assert isinstance(outcomes[4], MissingRole)
     # Two entries, one checkpoint shared by both accepted units.
     assert ctx.store.size() == size_before + 2
     first, third = outcomes[0], outcomes[2]
-    assert first.checkpoint == third.checkpoint and first.size == size_before + 2  # type: ignore[union-attr]
+    assert first.checkpoint == third.checkpoint
+    assert first.size == size_before + 2
     assert [e.index for e in first.entries] == [size_before]  # type: ignore[union-attr]
     assert [e.index for e in third.entries] == [size_before + 1]  # type: ignore[union-attr]
     assert queries.seal(ctx.engine, s2).issued_to == "party:MFR-01"
@@ -102,7 +104,8 @@ def test_a_refused_trust_unit_does_not_leak_into_the_next(ledger: LedgerFixture)
     failing = [register, ledger.register_envelope("P-1")]
     again = [ledger.register_envelope("P-1")]
     outcomes = ctx.writer().append_units([failing, again])
-    assert isinstance(outcomes[0], RuleViolation) and outcomes[0].rule == "rule.party_unique"
+    assert isinstance(outcomes[0], RuleViolation)
+    assert outcomes[0].rule == "rule.party_unique"
     assert not isinstance(outcomes[1], Exception)
     assert "party:P-1" in ctx.store.trust_state().parties
     assert verify_ledger(ctx, workers=1).valid
