@@ -28,6 +28,17 @@ class Settings(BaseSettings):
     key_passphrase: SecretStr | None = None
     origin: str = DEFAULT_ORIGIN
 
+    # HTTP service.
+    #: Largest request body accepted (bytes); larger ones get 413.
+    api_max_body_bytes: int = 2_000_000
+    #: Sustained requests per second per caller (token, else address), and burst.
+    api_rate_per_second: float = 500.0
+    api_rate_burst: int = 1000
+    #: Send Strict-Transport-Security (set when TLS terminates in front of us).
+    api_hsts: bool = False
+    #: Log lines as JSON (one object per line) or for people ("console").
+    log_format: str = "json"
+
     def resolved_key_dir(self) -> Path:
         """Keys sit next to an SQLite file, else under ./var/keys."""
         if self.key_dir is not None:

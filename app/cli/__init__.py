@@ -12,6 +12,7 @@ import click
 import typer
 from sqlalchemy.exc import SQLAlchemyError
 
+import app.cli.api_cmds as api_cmds
 import app.cli.connector_cmds as connector_cmds
 import app.cli.custody_cmds as custody_cmds
 import app.cli.demo_cmds as demo_cmds
@@ -53,6 +54,7 @@ cli.add_typer(incident_cmds.app, name="incident")
 cli.add_typer(practice_cmds.app, name="practice")
 cli.add_typer(fleet_cmds.app, name="fleet")
 demo_cmds.register(cli)
+api_cmds.register(cli)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,0 +1,99 @@
+"""The FastAPI application: `/api/v1`, problem errors, limits, the group appender."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from app.api import problems
+from app.api.middleware import EdgeMiddleware, RateLimiter
+from app.api.routes import log, meta, statements
+from app.logging_setup import configure_logging
+from app.services.appender import GroupAppender
+from app.services.context import LedgerContext
+from app.settings import Settings, load_settings
+
+API_PREFIX = "/api/v1"
+DESCRIPTION = """
+Konnektor Custody Ledger — signed chain-of-custody statements for TI connectors in an RFC 6962
+log with C2SP checkpoints.
+
+**Public** (no token): `GET /api/v1/health`, `/log/checkpoint`, `/log/vkey`, `/log/proof/inclusion`,
+`/log/proof/consistency`. Everything else needs `Authorization: Bearer <API token>`; the token's
+roles gate reads, and every write is a statement signed by keys the ledger authorises.
+
+Errors are RFC 9457 `application/problem+json` with a stable `code`. Formats: `docs/format.md`.
+"""
+
+
+def create_app(settings: Settings | None = None, ctx: LedgerContext | None = None) -> FastAPI:
+    settings = settings or load_settings()
+    configure_logging(settings.log_format)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        ledger = ctx or LedgerContext.open(settings)
+        # Fail at start, not at the first write: the log key must open.
+        writer = ledger.writer()
+        app.state.ledger = ledger
+        app.state.appender = GroupAppender(writer)
+        try:
+            yield
+        finally:
+            app.state.appender.stop()
+            if ctx is None:
+                ledger.engine.dispose()
+
+    app = FastAPI(
+        title="Konnektor Custody Ledger",
+        version="1.0.0",
+        description=DESCRIPTION,
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+        responses={
+            400: {"model": problems_model(), "description": "Bad request"},
+            401: {"model": problems_model(), "description": "Missing or invalid token"},
+            403: {"model": problems_model(), "description": "Forbidden"},
+            404: {"model": problems_model(), "description": "Not found"},
+            409: {"model": problems_model(), "description": "Conflict or guard rule"},
+            413: {"model": problems_model(), "description": "Body too large"},
+            422: {"model": problems_model(), "description": "Invalid request"},
+            429: {"model": problems_model(), "description": "Rate limited"},
+            503: {"model": problems_model(), "description": "Unavailable"},
+        },
+    )
+    problems.install(app)
+    for module in (meta, log, statements):
+        app.include_router(module.router, prefix=API_PREFIX)
+    _include_optional_routers(app)
+    app.add_middleware(
+        EdgeMiddleware,
+        max_body=settings.api_max_body_bytes,
+        limiter=RateLimiter(settings.api_rate_per_second, settings.api_rate_burst),
+        hsts=settings.api_hsts,
+    )
+    return app
+
+
+def problems_model() -> type:
+    from app.api.schemas import Problem
+
+    return Problem
+
+
+def _include_optional_routers(app: FastAPI) -> None:
+    """Resource routers (connectors, seals, parties, scan, handovers, enrolments …)."""
+    import importlib
+    import pkgutil
+
+    import app.api.routes as routes_package
+
+    for info in sorted(pkgutil.iter_modules(routes_package.__path__), key=lambda i: i.name):
+        if info.name in ("log", "meta", "statements"):
+            continue
+        module = importlib.import_module(f"app.api.routes.{info.name}")
+        app.include_router(module.router, prefix=API_PREFIX)

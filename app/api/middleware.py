@@ -1,0 +1,183 @@
+"""One ASGI middleware for what every response needs: limits and headers.
+
+* request bodies above a limit are refused with 413 before they are read
+  whole (checked on Content-Length and while streaming);
+* a token bucket per caller (API token, else client address) answers 429
+  with Retry-After when exceeded;
+* security headers on every response, and a structured access log line
+  (method, path, status, duration, party — never a token or a body).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from dataclasses import dataclass
+
+import structlog
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+log = structlog.get_logger("custody.access")
+
+SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+    (b"cross-origin-resource-policy", b"same-origin"),
+    (b"permissions-policy", b"camera=(self), geolocation=(), microphone=()"),
+]
+# The interactive docs load their own script bundle; everything else gets a
+# policy that allows nothing at all.
+API_CSP = b"default-src 'none'; frame-ancestors 'none'"
+DOCS_CSP = (
+    b"default-src 'self'; script-src 'self' https://cdn.jsdelivr.net 'unsafe-inline'; "
+    b"style-src 'self' https://cdn.jsdelivr.net 'unsafe-inline'; "
+    b"img-src 'self' data: https://fastapi.tiangolo.com; "
+    b"frame-ancestors 'none'"
+)
+
+
+@dataclass
+class _Bucket:
+    tokens: float
+    updated: float
+
+
+class RateLimiter:
+    """Token buckets: ``rate`` requests per second sustained, ``burst`` at once."""
+
+    def __init__(self, rate: float, burst: int) -> None:
+        self.rate, self.burst = rate, burst
+        self._buckets: dict[str, _Bucket] = {}
+        self._lock = threading.Lock()
+
+    def take(self, key: str, now: float | None = None) -> float:
+        """0 if allowed, else the seconds until the next request would be."""
+        moment = time.monotonic() if now is None else now
+        with self._lock:
+            bucket = self._buckets.get(key)
+            if bucket is None:
+                if len(self._buckets) > 50_000:
+                    self._buckets.clear()
+                bucket = self._buckets[key] = _Bucket(float(self.burst), moment)
+            bucket.tokens = min(self.burst, bucket.tokens + (moment - bucket.updated) * self.rate)
+            bucket.updated = moment
+            if bucket.tokens >= 1:
+                bucket.tokens -= 1
+                return 0.0
+            return (1 - bucket.tokens) / self.rate
+
+
+def _problem(status: int, code: str, detail: str, path: str) -> bytes:
+    return json.dumps(
+        {
+            "type": f"urn:kcl:problem:{code}",
+            "title": detail,
+            "status": status,
+            "detail": detail,
+            "code": code,
+            "instance": path,
+        }
+    ).encode()
+
+
+class EdgeMiddleware:
+    def __init__(self, app: ASGIApp, *, max_body: int, limiter: RateLimiter, hsts: bool = False) -> None:
+        self.app, self.max_body, self.limiter, self.hsts = app, max_body, limiter, hsts
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        path = scope.get("path", "")
+        headers = dict(scope.get("headers") or [])
+        status_holder = {"status": 500}
+        docs = path in ("/docs", "/redoc") or path.startswith("/docs/")
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status_holder["status"] = message["status"]
+                extra = list(SECURITY_HEADERS)
+                extra.append((b"content-security-policy", DOCS_CSP if docs else API_CSP))
+                extra.append((b"cache-control", b"no-store"))
+                if self.hsts:
+                    extra.append((b"strict-transport-security", b"max-age=31536000; includeSubDomains"))
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
+            await send(message)
+
+        async def refuse(
+            status: int, code: str, detail: str, extra: list[tuple[bytes, bytes]] | None = None
+        ) -> None:
+            body = _problem(status, code, detail, path)
+            await send_with_headers(
+                {
+                    "type": "http.response.start",
+                    "status": status,
+                    "headers": [
+                        (b"content-type", b"application/problem+json"),
+                        (b"content-length", str(len(body)).encode()),
+                        *(extra or []),
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": body})
+
+        try:
+            # Rate limit: per token (hashed, never logged), else per address.
+            auth = headers.get(b"authorization", b"")
+            client = scope.get("client") or ("?", 0)
+            key = "t:" + hashlib.sha256(auth).hexdigest()[:16] if auth else f"a:{client[0]}"
+            wait = self.limiter.take(key)
+            if wait > 0:
+                await refuse(
+                    429,
+                    "http.rate_limited",
+                    "too many requests",
+                    [(b"retry-after", str(max(1, int(wait + 0.999))).encode())],
+                )
+                return
+            # Body size: declared length first, then as it streams in.
+            declared = headers.get(b"content-length")
+            if declared is not None:
+                try:
+                    if int(declared) > self.max_body:
+                        await refuse(413, "http.too_large", f"request body larger than {self.max_body} bytes")
+                        return
+                except ValueError:
+                    await refuse(400, "http.bad_request", "invalid Content-Length")
+                    return
+            received = 0
+            too_large = False
+
+            async def limited_receive() -> Message:
+                nonlocal received, too_large
+                message = await receive()
+                if message["type"] == "http.request":
+                    received += len(message.get("body", b""))
+                    if received > self.max_body:
+                        too_large = True
+                        raise _BodyTooLarge
+                return message
+
+            try:
+                await self.app(scope, limited_receive, send_with_headers)
+            except _BodyTooLarge:
+                await refuse(413, "http.too_large", f"request body larger than {self.max_body} bytes")
+        finally:
+            state = scope.get("state") or {}
+            log.info(
+                "request",
+                method=scope.get("method"),
+                path=path,
+                status=status_holder["status"],
+                ms=round((time.perf_counter() - started) * 1000, 2),
+                party=state.get("party"),
+            )
+
+
+class _BodyTooLarge(Exception):
+    pass

@@ -1,0 +1,101 @@
+"""Submitting signed statements; the answer is an offline receipt."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Request, Response
+
+from app.api.schemas import BatchIn, EnvelopeIn, Receipts
+from app.api.security import Caller, Ledger
+from app.services import idempotency
+from app.services.receipts import receipts_for
+from app.services.tokens import Forbidden, Principal
+from ledger.envelope import Envelope
+from ledger.errors import ReplayedStatement
+from ledger.statement import Statement
+
+router = APIRouter(prefix="/statements", tags=["statements"])
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        max_length=200,
+        description="Retry safely: the same key with the same body returns the first response.",
+    ),
+]
+
+
+def _envelopes(items: list[EnvelopeIn], principal: Principal) -> list[Envelope]:
+    envelopes = [Envelope.from_json(item.model_dump()) for item in items]
+    # The token decides who may submit: a party submits its own statements
+    # (administrators may relay others'). The signatures decide who said it.
+    if "admin" not in principal.roles:
+        for envelope in envelopes:
+            author = Statement.from_bytes(envelope.payload).by
+            if author != principal.party:
+                raise Forbidden(
+                    f"{principal.party} may only submit its own statements (this one is by {author})"
+                )
+    return envelopes
+
+
+def _submit(
+    request: Request,
+    response: Response,
+    ctx: Any,
+    principal: Principal,
+    envelopes: list[Envelope],
+    key: str | None,
+) -> Receipts | Response:
+    digest = None
+    if key is not None:
+        idempotency.check_key(key)
+        digest = idempotency.request_digest(b"\n".join(e.payload for e in envelopes))
+        stored = idempotency.recall(ctx, principal.party, key, digest)
+        if stored is not None:
+            response.status_code = stored[0]
+            response.headers["Idempotent-Replayed"] = "true"
+            return Receipts(**stored[1])
+    try:
+        result = request.app.state.appender.submit(envelopes)
+    except ReplayedStatement:
+        if key is not None and digest is not None:
+            stored = idempotency.recall(ctx, principal.party, key, digest)
+            if stored is not None:  # a concurrent retry of the same request won the race
+                response.status_code = stored[0]
+                response.headers["Idempotent-Replayed"] = "true"
+                return Receipts(**stored[1])
+        raise
+    body = Receipts.model_validate({"receipts": receipts_for(ctx, result)})
+    if key is not None and digest is not None:
+        idempotency.remember(ctx, principal.party, key, digest, 201, body.model_dump())
+    response.status_code = 201
+    return body
+
+
+@router.post("", response_model=Receipts, status_code=201, summary="Append one signed statement")
+def submit_one(
+    request: Request,
+    response: Response,
+    ctx: Ledger,
+    caller: Caller,
+    envelope: EnvelopeIn,
+    key: IdempotencyKey = None,
+) -> Receipts | Response:
+    """Append one envelope. The receipt holds the entry, a signed checkpoint that already
+    includes it and the inclusion proof — verifiable offline with the log's vkey."""
+    return _submit(request, response, ctx, caller, _envelopes([envelope], caller), key)
+
+
+@router.post("/batch", response_model=Receipts, status_code=201, summary="Append a batch, all or nothing")
+def submit_batch(
+    request: Request,
+    response: Response,
+    ctx: Ledger,
+    caller: Caller,
+    batch: BatchIn,
+    key: IdempotencyKey = None,
+) -> Receipts | Response:
+    """Append every envelope or none: the first refusal rejects the batch and names its `position`."""
+    return _submit(request, response, ctx, caller, _envelopes(batch.envelopes, caller), key)

@@ -1,0 +1,59 @@
+"""Who is calling: bearer API tokens, and role gates for reads.
+
+Reads are gated by the roles of the caller's token; writes additionally
+need statements signed by keys that the ledger authorises at that moment —
+the token says who may *submit*, the signatures say who *said* it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from app.services.context import LedgerContext
+from app.services.tokens import Forbidden, Principal, TokenInvalid, authenticate
+
+bearer = HTTPBearer(auto_error=False, description="API token: `Authorization: Bearer kcl_…`")
+
+#: Everyone with a token may read the log's entries.
+ANY_ROLE = frozenset({"admin", "manufacturer", "warehouse", "carrier", "technician", "practice", "auditor"})
+#: Who may read custody state (connectors, seals, incidents, fleet).
+CUSTODY_READERS = frozenset({"admin", "manufacturer", "warehouse", "carrier", "technician", "auditor"})
+
+
+def ledger_context(request: Request) -> LedgerContext:
+    ctx: LedgerContext = request.app.state.ledger
+    return ctx
+
+
+Ledger = Annotated[LedgerContext, Depends(ledger_context)]
+
+
+def current_principal(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Principal:
+    if credentials is not None and credentials.scheme.lower() != "bearer":
+        raise TokenInvalid("use the Bearer scheme")
+    principal = authenticate(request.app.state.ledger, credentials.credentials if credentials else None)
+    request.state.party = principal.party
+    return principal
+
+
+def require(roles: frozenset[str]) -> Callable[..., Principal]:
+    """A dependency that admits callers whose token carries one of ``roles``."""
+
+    def dependency(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+        if not principal.has_any(roles):
+            raise Forbidden(f"this needs one of the roles {', '.join(sorted(roles))}")
+        return principal
+
+    return dependency
+
+
+Caller = Annotated[Principal, Depends(require(ANY_ROLE))]
+CustodyReader = Annotated[Principal, Depends(require(CUSTODY_READERS))]
+Admin = Annotated[Principal, Depends(require(frozenset({"admin"})))]
