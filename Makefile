@@ -1,5 +1,5 @@
 # Two commands set everything up on a fresh clone:
-#   make run   - the service on an embedded SQLite ledger with demo data
+#   make run   - the HTTP service on an embedded SQLite ledger with demo data
 #   make test  - the whole test suite
 PYTHON ?= python3
 VENV   ?= .venv
@@ -16,7 +16,7 @@ DEMO_DB  ?= sqlite:///var/custody.db
 export CUSTODY_LOG_KEY_PASSPHRASE ?= demo-log-key-passphrase
 export CUSTODY_KEY_PASSPHRASE ?= demo-key-passphrase
 
-.PHONY: install test run lint typecheck bench clean
+.PHONY: install test run lint typecheck bench bench-http clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -32,11 +32,19 @@ test: $(STAMP)
 
 # The demo creates the ledger itself when there is none, so genesis and the
 # log's recorded times follow its simulated timeline; init then only
-# migrates (it is idempotent) and status shows what is there.
+# migrates (it is idempotent) and status shows what is there. Then the URL
+# and a fresh demo API token per role, and the server in the foreground
+# (Ctrl-C stops it). HOST, PORT and WORKERS can be overridden:
+#   make run PORT=8080 WORKERS=2
+HOST    ?= 127.0.0.1
+PORT    ?= 8000
+WORKERS ?= 1
 run: $(STAMP)
 	$(VENV)/bin/custody demo --db $(DEMO_DB) --if-empty
 	$(VENV)/bin/custody init --db $(DEMO_DB)
 	$(VENV)/bin/custody status --db $(DEMO_DB)
+	$(VENV)/bin/custody token demo --db $(DEMO_DB) --url http://$(HOST):$(PORT)
+	exec $(VENV)/bin/custody serve --db $(DEMO_DB) --host $(HOST) --port $(PORT) --workers $(WORKERS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
@@ -48,6 +56,11 @@ typecheck: $(STAMP)
 bench: $(STAMP)
 	$(VENV)/bin/custody bench append --n 20000 --batch 500
 	$(VENV)/bin/custody bench verify
+
+# The HTTP benchmark (docs/benchmarks.md): wrk and a fresh PostgreSQL database.
+bench-http: $(STAMP)
+	bench/install-tools.sh
+	$(VENV)/bin/custody bench http
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis

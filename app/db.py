@@ -55,7 +55,7 @@ def make_engine(url: str, *, create_dirs: bool = True) -> Engine:
         engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
         _configure_sqlite(engine)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, pool_size=40, max_overflow=10)
 
 
 def _configure_sqlite(engine: Engine) -> None:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import copy
 import threading
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -45,6 +45,7 @@ from ledger.merkle import (
     NodeId,
     consistency_proof,
     consistency_ranges,
+    frontier_nodes,
     hash_leaf,
     inclusion_proof,
     inclusion_ranges,
@@ -78,6 +79,11 @@ class AppendResult:
     size: int
     root: bytes
     checkpoint: str
+    #: Every tree node an inclusion proof of these entries in the tree of ``size``
+    #: needs: the right edge before the batch and the nodes the batch completed
+    #: (shared by all units of a group commit). Receipts are built from it
+    #: without going back to the database.
+    nodes: Mapping[NodeId, bytes] = field(default_factory=dict, repr=False, compare=False)
 
 
 class Projection(Protocol):
@@ -319,13 +325,21 @@ class LogStore:
         return outcome
 
     def append_units(
-        self, units: Sequence[Sequence[Envelope]], now: datetime | None = None
+        self,
+        units: Sequence[Sequence[Envelope]],
+        now: datetime | None = None,
+        more: Callable[[], Sequence[Sequence[Envelope]]] | None = None,
     ) -> list[AppendResult | LedgerError]:
         """Append several independent units in ONE transaction (group commit).
 
         Each unit is all-or-nothing; a refused unit leaves the others
         untouched and gets its error back in its place. All admitted units
         share the batch's entries, tree nodes and one new checkpoint.
+
+        ``more``, if given, is called once the log's write lock is held and
+        returns further units for the same transaction — what arrived while
+        this one waited for another process to commit. Their outcomes follow
+        those of ``units``, in order.
         """
         if self.signer is None:
             raise InvalidInput("no log key loaded: this process cannot sign checkpoints")
@@ -340,16 +354,30 @@ class LogStore:
                 parsed.append((number, envelopes, _parse_unit(envelopes)))
             except LedgerError as exc:
                 outcomes[number] = exc
+
+        def late_units() -> list[tuple[int, Sequence[Envelope], list[Statement]]]:
+            assert more is not None
+            late = []
+            for envelopes in more():
+                number = len(outcomes)
+                outcomes.append(None)
+                try:
+                    late.append((number, envelopes, _parse_unit(envelopes)))
+                except LedgerError as exc:
+                    outcomes[number] = exc
+            return late
+
         if parsed:
             touches_trust = any(s.kind in TRUST_KIND_NAMES for _, _, stmts in parsed for s in stmts)
             with self._local_lock:
                 try:
-                    results = self._append_locked(parsed, moment)
+                    results = self._append_locked(parsed, moment, late_units if more is not None else None)
                 except BaseException:
                     # The transaction rolled back. Only trust statements change
                     # the cached trust state, so only then may it now hold
-                    # changes that never committed: rebuild it next time.
-                    if touches_trust:
+                    # changes that never committed: rebuild it next time (units
+                    # taken after the lock are not looked at: rebuild then too).
+                    if touches_trust or len(outcomes) > len(units):
                         self._trust = None
                     raise
             for number, outcome in results.items():
@@ -357,15 +385,20 @@ class LogStore:
         return [o for o in outcomes if o is not None]
 
     def _append_locked(
-        self, units: list[tuple[int, Sequence[Envelope], list[Statement]]], moment: datetime
+        self,
+        units: list[tuple[int, Sequence[Envelope], list[Statement]]],
+        moment: datetime,
+        late_units: Callable[[], list[tuple[int, Sequence[Envelope], list[Statement]]]] | None = None,
     ) -> dict[int, AppendResult | LedgerError]:
         assert self.signer is not None
-        all_statements = [s for _, _, statements in units for s in statements]
         outcomes: dict[int, AppendResult | LedgerError] = {}
         try:
             with write_transaction(self.engine) as conn:
                 # Step 1.
                 self._lock(conn)
+                if late_units is not None:
+                    units = units + late_units()
+                all_statements = [s for _, _, statements in units for s in statements]
                 # Step 2.
                 last = conn.execute(
                     select(ENTRIES.c.idx, ENTRIES.c.recorded_at).order_by(ENTRIES.c.idx.desc()).limit(1)
@@ -375,7 +408,9 @@ class LogStore:
                     # Keep recorded_at monotonic even if this host's clock lags another's.
                     moment = parse_timestamp(last[1])
                 recorded_at = format_timestamp(moment, millis=True)
-                tree = CompactRange.load(size, self._fetcher(conn))
+                edge = frontier_nodes(size)
+                known = self.fetch_nodes(conn, edge)
+                tree = CompactRange(size, [known[node] for node in edge])
                 # Step 3.
                 self._sync_trust(conn, size)
                 assert self._trust is not None
@@ -458,8 +493,9 @@ class LogStore:
         # commit failed, entries other processes append at these indices
         # would otherwise never be replayed into it.
         self._trust_size = new_size
+        known.update(((row["level"], row["idx"]), row["hash"]) for row in batch.node_rows)
         for number, begin, end in batch.units:
-            outcomes[number] = AppendResult(tuple(batch.appended[begin:end]), new_size, root, note)
+            outcomes[number] = AppendResult(tuple(batch.appended[begin:end]), new_size, root, note, known)
         return outcomes
 
     def _subject_heads(self, conn: Connection, subjects: set[str]) -> dict[str, bytes]:

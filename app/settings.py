@@ -5,13 +5,16 @@ Command-line options override these; nothing else reads the environment.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite:///var/custody.db"
 DEFAULT_ORIGIN = "custody.local/ledger"
+DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
 
 
 class Settings(BaseSettings):
@@ -27,6 +30,10 @@ class Settings(BaseSettings):
     #: Passphrase of the acting party's key file (CLI signing).
     key_passphrase: SecretStr | None = None
     origin: str = DEFAULT_ORIGIN
+    #: The ledger's public base URL: seal labels and delivery notes point here (upper-cased).
+    public_url: str = DEFAULT_PUBLIC_URL
+    #: Passphrase of the label key file (KEY_DIR/label-key.pem); default: the log key's passphrase.
+    label_key_passphrase: SecretStr | None = None
 
     # HTTP service.
     #: Largest request body accepted (bytes); larger ones get 413.
@@ -38,6 +45,23 @@ class Settings(BaseSettings):
     api_hsts: bool = False
     #: Log lines as JSON (one object per line) or for people ("console").
     log_format: str = "json"
+
+    # Witnesses (docs/format.md §11).
+    #: Witnesses asked to cosign checkpoints: "<vkey>@<submission URL prefix>" each; in the
+    #: environment a JSON list or entries separated by whitespace or commas.
+    witnesses: Annotated[list[str], NoDecode] = []
+    #: Passphrase of a witness's own key file (`custody witness …`).
+    witness_key_passphrase: SecretStr | None = None
+
+    @field_validator("witnesses", mode="before")
+    @classmethod
+    def _split_witnesses(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part for part in text.replace(",", " ").split() if part]
+        return value
 
     def resolved_key_dir(self) -> Path:
         """Keys sit next to an SQLite file, else under ./var/keys."""

@@ -233,8 +233,68 @@ class KeyEnrolmentRow(SQLModel, table=True):
     decided_at: str | None = Field(sa_column=Column(String(40), nullable=True))
     decided_by: str | None = Field(sa_column=Column(String(80), nullable=True))
     entry_index: int | None = Field(sa_column=Column(BigInteger, nullable=True))
+    #: Why an administrator rejected the key (migration 0004).
+    reason: str | None = Field(sa_column=Column(Text, nullable=True))
 
 
 API_TOKENS = ApiTokenRow.__table__  # type: ignore[attr-defined]
 IDEMPOTENCY = IdempotencyRow.__table__  # type: ignore[attr-defined]
 KEY_ENROLMENTS = KeyEnrolmentRow.__table__  # type: ignore[attr-defined]
+
+
+# ---------------------------------------------------------------------------
+# Witness cosignatures (append-only, like checkpoints).
+
+
+class CosignatureRow(SQLModel, table=True):
+    """One witness's cosignature line on the checkpoint of one size (tlog-cosignature v1)."""
+
+    __tablename__ = "cosignatures"
+    __table_args__ = (Index("ix_cosignatures_witness_size", "witness", "size"),)
+
+    size: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    #: The witness's vkey (name+keyid+key, type 0x04).
+    witness: str = Field(sa_column=Column(String(400), primary_key=True))
+    #: The note signature line, "— <name> <base64>" without the final LF.
+    line: str = Field(sa_column=Column(Text, nullable=False))
+    #: The cosignature's own timestamp (POSIX seconds).
+    cosigned_at: int = Field(sa_column=Column(BigInteger, nullable=False))
+    received_at: str = Field(sa_column=Column(String(40), nullable=False))
+
+
+COSIGNATURES = CosignatureRow.__table__  # type: ignore[attr-defined]
+
+
+# ---------------------------------------------------------------------------
+# Seal labels (migration 0006_label_prints): bookkeeping, not evidence.
+
+
+class LabelPrintRow(SQLModel, table=True):
+    """One seal label printed: which seal, when, on what layout and format, in which job, with which key."""
+
+    __tablename__ = "label_prints"
+    __table_args__ = (Index("ix_label_prints_seal", "seal_id"),)
+
+    print_id: int | None = Field(
+        default=None, sa_column=Column(Integer, primary_key=True, autoincrement=True)
+    )
+    seal_id: str = Field(sa_column=Column(String(16), nullable=False))
+    printed_at: str = Field(sa_column=Column(String(40), nullable=False))
+    layout: str = Field(sa_column=Column(String(32), nullable=False))
+    format: str = Field(sa_column=Column(String(8), nullable=False))
+    job: str = Field(sa_column=Column(String(32), nullable=False))
+    label_key: str = Field(sa_column=Column(String(300), nullable=False))
+
+
+class LabelKeyRow(SQLModel, table=True):
+    """A published label verifier key (``<name>+<hex8>+<base64>``); scanners verify labels with it."""
+
+    __tablename__ = "label_keys"
+
+    vkey: str = Field(sa_column=Column(String(400), primary_key=True))
+    created_at: str = Field(sa_column=Column(String(40), nullable=False))
+    retired_at: str | None = Field(sa_column=Column(String(40), nullable=True))
+
+
+LABEL_PRINTS = LabelPrintRow.__table__  # type: ignore[attr-defined]
+LABEL_KEYS = LabelKeyRow.__table__  # type: ignore[attr-defined]

@@ -175,10 +175,18 @@ def loads_strict(raw: bytes) -> Any:
     return _loads(raw)[0]
 
 
+# One decoder and one encoder for the fast paths: ``json.loads``/``json.dumps``
+# with options build a new one on every call, which costs as much as a small
+# document's parse. Both are reentrant (the C scanner and encoder keep no
+# state between calls that matters for the result).
+_FAST_DECODER = json.JSONDecoder(
+    parse_float=_reject_float, parse_constant=_reject_constant, parse_int=_checked_int
+)
+_FAST_ENCODER = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+
 def _dumps_fast(value: Any) -> bytes:
-    return json.dumps(
-        value, ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False
-    ).encode("utf-8")
+    return _FAST_ENCODER.encode(value).encode("utf-8")
 
 
 def decode(raw: bytes) -> Any:
@@ -197,10 +205,9 @@ def decode(raw: bytes) -> Any:
     # Anything else takes the slow path, which also names the precise error.
     if raw.isascii() and raw.count(b"{") + raw.count(b"[") <= MAX_DEPTH:
         try:
-            value = json.loads(
-                raw, parse_float=_reject_float, parse_constant=_reject_constant, parse_int=_checked_int
-            )
-            if _dumps_fast(value) == raw:
+            text = raw.decode("ascii")
+            value = _FAST_DECODER.decode(text)
+            if _FAST_ENCODER.encode(value) == text:
                 return value
         except (ValueError, UnicodeEncodeError, RecursionError):
             pass

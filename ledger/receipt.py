@@ -33,7 +33,7 @@ def verify_receipt(receipt: Mapping[str, Any], log_key: Ed25519Verifier) -> Entr
         proof = receipt["inclusion_proof"]
         index, leaf_hex = receipt["index"], receipt["leaf_hash"]
     except (KeyError, TypeError):
-        raise MalformedProof("receipt needs checkpoint, entry, index, leaf_hash and inclusion_proof") from None
+        raise MalformedProof("receipt needs checkpoint, entry, index, leaf_hash, inclusion_proof") from None
     if not isinstance(note, str) or not isinstance(raw_text, str) or not isinstance(proof, Mapping):
         raise MalformedProof("receipt fields have the wrong types")
     # Step 1.
@@ -55,6 +55,7 @@ def verify_receipt(receipt: Mapping[str, Any], log_key: Ed25519Verifier) -> Entr
         raise InclusionProofError("leaf hash does not match the entry bytes")
     # Step 4.
     if proof.get("size") != checkpoint.size:
-        raise InclusionProofError(f"proof is for size {proof.get('size')}, checkpoint is size {checkpoint.size}")
+        size = proof.get("size")
+        raise InclusionProofError(f"proof is for size {size}, the checkpoint's is {checkpoint.size}")
     verify_inclusion(leaf, index, checkpoint.size, path, checkpoint.root)
     return entry

@@ -178,10 +178,13 @@ def admit(
     recorded_at: str,
     *,
     check_crypto: bool = True,
+    validated: bool = False,
 ) -> Context:
     """Decide whether ``statement`` may be entry ``index``; raise the reason if not.
 
-    1. The kind exists and the data fits its schema.
+    1. The kind exists and the data fits its schema (skipped when ``validated``:
+       the caller already ran :func:`validate_statement` on this statement,
+       e.g. in a worker process while reading it).
     2. The log starts with genesis, and only once.
     3. Every signature is by a key registered and not revoked at ``index``
        and (unless the caller verifies them separately) verifies.
@@ -190,7 +193,7 @@ def admit(
     5. The kind's guard rules hold in the current state.
     """
     # Step 1.
-    spec = validate_statement(statement)
+    spec = REGISTRY.get(statement.kind) if validated else validate_statement(statement)
     # Step 2.
     if state.origin is None and statement.kind != GENESIS_KIND:
         raise RuleViolation("rule.genesis_first", "the first entry of a ledger must be its genesis")

@@ -22,6 +22,18 @@ Per entry, in order:
 
 At the end: the log is not empty (fail closed), and its root at the
 checkpoint's size equals the checkpoint's root.
+
+Reading an entry (step 1, and the state-free parts of steps 5 and 6) is
+separate from replaying it: :func:`prepare_entry` turns bytes into a
+:class:`PreparedEntry` and may run in another process, so a verifier fed by
+:meth:`LogVerifier.feed_prepared` only replays. :meth:`LogVerifier.feed`
+prepares inline and behaves exactly as before.
+
+A verifier with ``partial=True`` checks a *partial* log (an export of some
+subjects, docs/format.md §15): indices ascend but may skip, each entry
+arrives with the findings of its inclusion proof against the checkpoint
+(checked by :mod:`ledger.bundle`) instead of a tree being recomputed, and
+chains are checked over the included entries.
 """
 
 from __future__ import annotations
@@ -31,12 +43,15 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from ledger.checkpoint import Checkpoint
+from ledger.encoding import b64decode
 from ledger.entry import Entry
+from ledger.envelope import Envelope
 from ledger.errors import Finding, InvalidSignature, LedgerError, RuleViolation, VerificationFailed
 from ledger.keys import PublicKey
 from ledger.merkle import CompactRange, hash_leaf
 from ledger.note import parse_vkey
-from ledger.state import LedgerState, admit, apply
+from ledger.state import GENESIS_KIND, LedgerState, admit, apply, validate_statement
+from ledger.statement import Statement
 
 SigTask = tuple[int, bytes, bytes, bytes]
 """(entry index, signer's SPKI DER, signed message, signature)."""
@@ -58,6 +73,104 @@ def check_signature_tasks(tasks: Iterable[SigTask], cache: dict[bytes, PublicKey
         except InvalidSignature:
             failed.append((index, key.keyid))
     return failed
+
+
+Rejection = tuple[str, str, bool]
+"""Why admission refused an entry: (code or rule id, message, whether it is a guard rule)."""
+
+
+@dataclass(slots=True)
+class PreparedEntry:
+    """An entry read and checked as far as possible without the log's state.
+
+    ``statement`` is None when the bytes are unreadable (``error`` says
+    why). ``rejected`` is a failure of the state-free part of admission
+    (kind, subject type, data schema), ``validated`` says that part ran.
+    ``signatures`` maps key ids to whether that signature verified, for the
+    keys known where the entry was read; signatures not in it are checked
+    after replay resolves their keys. ``position`` and ``proof_findings``
+    come from a partial bundle's inclusion proof (:mod:`ledger.bundle`).
+    """
+
+    leaf: bytes
+    index: int = -1
+    prev: str | None = None
+    recorded_at: str = ""
+    envelope: Envelope | None = None
+    statement: Statement | None = None
+    error: tuple[str, str] | None = None
+    rejected: Rejection | None = None
+    validated: bool = False
+    signatures: dict[str, bool] | None = None
+    position: int | None = None
+    proof_checked: bool = False
+    proof_findings: tuple[Finding, ...] = ()
+
+
+KeyCache = dict[str, PublicKey]
+"""Public keys by key id, wherever they were seen (a key id commits to its key)."""
+
+
+def _learn_key(statement: Statement, keys: KeyCache) -> None:
+    """Remember the key a genesis or key.added statement describes.
+
+    Whether that key may sign anything is decided by replay; here it only
+    lets signatures by it be checked early. The cache is keyed by the id
+    computed from the key itself, so a lying ``keyid`` field is harmless.
+    """
+    described = statement.data.get("key") if statement.kind == GENESIS_KIND else statement.data
+    try:
+        key = PublicKey.from_spki_der(b64decode(described["spki"], "spki"))  # type: ignore[index]
+    except (LedgerError, KeyError, TypeError):
+        return
+    keys.setdefault(key.keyid, key)
+
+
+def prepare_entry(raw: bytes, *, validate: bool = False, keys: KeyCache | None = None) -> PreparedEntry:
+    """Step 1 of the verifier, plus (optionally) the state-free checks of steps 5 and 6.
+
+    With ``validate`` the statement's kind and data schema are checked; with
+    ``keys`` every signature by a key in the cache (to which genesis and
+    ``key.added`` statements add theirs) is verified. Both are pure
+    functions of the bytes, so this can run in any process.
+    """
+    leaf = hash_leaf(raw)
+    try:
+        entry = Entry.parse(raw)
+    except LedgerError as exc:
+        return PreparedEntry(leaf, error=(exc.code, exc.message))
+    statement = entry.statement
+    prepared = PreparedEntry(leaf, entry.index, entry.prev, entry.recorded_at, entry.envelope, statement)
+    if validate:
+        try:
+            validate_statement(statement)
+            prepared.validated = True
+        except RuleViolation as exc:
+            prepared.rejected = (exc.rule, exc.reason, True)
+        except LedgerError as exc:
+            prepared.rejected = (exc.code, exc.message, False)
+    if keys is not None:
+        if prepared.validated and statement.kind in _KEY_KINDS:
+            _learn_key(statement, keys)
+        checked: dict[str, bool] = {}
+        message = entry.envelope.signed_bytes
+        for signature in entry.envelope.signatures:
+            key = keys.get(signature.keyid)
+            if key is None:
+                continue
+            try:
+                key.verify(signature.sig, message)
+                checked[signature.keyid] = True
+            except InvalidSignature:
+                checked[signature.keyid] = False
+        prepared.signatures = checked
+    return prepared
+
+
+_KEY_KINDS = frozenset({GENESIS_KIND, "key.added"})
+
+#: Added to admission findings of a partial log, where replay sees only the exported entries.
+PARTIAL_HINT = " (in a partial bundle this also shows when an entry it depends on is missing, format §15)"
 
 
 class SignatureChecker(Protocol):
@@ -108,13 +221,17 @@ class LogVerifier:
         log_vkey: str | None = None,
         signature_checker: SignatureChecker | None = None,
         chunk_size: int = 1024,
+        partial: bool = False,
     ) -> None:
         self.state = LedgerState()
         self.checkpoint = checkpoint
+        self.partial = partial
         # Earlier checkpoints must agree with the log too: a root that once
         # was published can never change (that would be a fork).
         self._earlier: dict[int, list[Checkpoint]] = {}
         for earlier in earlier_checkpoints:
+            if partial:
+                raise ValueError("earlier checkpoints need the whole log, not a partial one")
             self._earlier.setdefault(earlier.size, []).append(earlier)
         self._earlier_roots: dict[int, bytes] = {}
         self.log_vkey = log_vkey
@@ -124,6 +241,8 @@ class LogVerifier:
         self._range = CompactRange()
         self._root_at_checkpoint: bytes | None = None
         self._next_index = 0
+        self._count = 0
+        self._last_index = -1
         self._heads: dict[str, bytes] = {}
         self._nonces: set[str] = set()
         self.findings: list[Finding] = []
@@ -131,7 +250,8 @@ class LogVerifier:
 
     @property
     def size(self) -> int:
-        return self._range.size
+        """Entries read so far."""
+        return self._count
 
     def _find(
         self, index: int | None, code: str, message: str, expected: object = None, found: object = None
@@ -147,39 +267,71 @@ class LogVerifier:
         )
 
     def feed(self, raw: bytes) -> None:
-        position = self._range.size
-        leaf = hash_leaf(raw)
-        # Step 7 first: the tree is over the bytes as they are, valid or not.
-        self._range.append(leaf)
-        if self.checkpoint is not None and self._range.size == self.checkpoint.size:
-            self._root_at_checkpoint = self._range.root()
-        if self._range.size in self._earlier:
-            self._earlier_roots[self._range.size] = self._range.root()
+        self.feed_prepared(prepare_entry(raw))
+
+    def feed_prepared(self, item: PreparedEntry) -> None:
+        """Replay one entry read by :func:`prepare_entry` (or :mod:`ledger.bundle`)."""
+        position = self._count
+        self._count += 1
+        leaf = item.leaf
+        if self.partial:
+            # Inclusion in the checkpoint's tree replaces recomputing the tree.
+            if not item.proof_checked:
+                self._find(
+                    item.index if item.statement is not None else item.position,
+                    "proof.missing",
+                    "a partial log needs an inclusion proof for every entry",
+                )
+            self.findings.extend(item.proof_findings)
+        else:
+            # Step 7 first: the tree is over the bytes as they are, valid or not.
+            self._range.append(leaf)
+            if self.checkpoint is not None and self._range.size == self.checkpoint.size:
+                self._root_at_checkpoint = self._range.root()
+            if self._range.size in self._earlier:
+                self._earlier_roots[self._range.size] = self._range.root()
         # Step 1.
-        try:
-            entry = Entry.parse(raw)
-        except LedgerError as exc:
+        statement, envelope = item.statement, item.envelope
+        if statement is None or envelope is None:
+            code, message = item.error or ("input.entry", "unreadable")
             self._find(
-                self._next_index,
-                exc.code,
+                item.position if self.partial else self._next_index,
+                code,
                 f"entry at position {position} is unreadable",
                 "canonical kcl/entry/v1 bytes with a valid envelope and statement",
-                exc.message,
+                message,
             )
             self._next_index += 1
             return
-        index = entry.index
+        index = item.index
         # Step 2.
-        if index != self._next_index:
+        if self.partial:
+            if index <= self._last_index:
+                self._find(
+                    index,
+                    "entry.index",
+                    "entry index breaks the ascending order (duplicate or out of order)",
+                    f"an index above {self._last_index}",
+                    index,
+                )
+            elif position == 0 and index != 0:
+                self._find(
+                    index,
+                    "bundle.incomplete",
+                    "a partial log must begin with the genesis entry",
+                    "index 0 first",
+                    index,
+                )
+            self._last_index = max(self._last_index, index)
+        elif index != self._next_index:
             what = "duplicate or out of order" if index < self._next_index else "gap before it"
             self._find(
                 index, "entry.index", f"entry index breaks the sequence ({what})", self._next_index, index
             )
         self._next_index = index + 1
-        statement = entry.statement
         # Step 3.
         expected_prev = self._heads.get(statement.subject)
-        found_prev = entry.prev
+        found_prev = item.prev
         if (expected_prev.hex() if expected_prev else None) != found_prev:
             self._find(
                 index,
@@ -196,53 +348,94 @@ class LogVerifier:
             )
         self._nonces.add(statement.nonce)
         # Step 5.
-        try:
-            ctx = admit(self.state, index, entry.envelope, statement, entry.recorded_at, check_crypto=False)
-        except RuleViolation as exc:
-            self._find(
-                index, exc.rule, f"{statement.kind} is not allowed here", f"{exc.rule} holds", exc.reason
-            )
-            return
-        except LedgerError as exc:
-            self._find(
-                index, exc.code, f"{statement.kind} is not admissible", "an admissible statement", exc.message
-            )
+        rejected = item.rejected
+        ctx = None
+        if rejected is None:
+            try:
+                ctx = admit(
+                    self.state,
+                    index,
+                    envelope,
+                    statement,
+                    item.recorded_at,
+                    check_crypto=False,
+                    validated=item.validated,
+                )
+            except RuleViolation as exc:
+                rejected = (exc.rule, exc.reason, True)
+            except LedgerError as exc:
+                rejected = (exc.code, exc.message, False)
+            except Exception as exc:  # only where replay sees part of the log
+                if not self.partial:
+                    raise
+                rejected = ("replay.state_unknown", f"{type(exc).__name__}: {exc}", False)
+        if rejected is not None or ctx is None:
+            code, message, is_rule = rejected or ("replay.state_unknown", "not admitted", False)
+            hint = PARTIAL_HINT if self.partial else ""
+            if is_rule:
+                what, expected = f"{statement.kind} is not allowed here{hint}", f"{code} holds"
+            else:
+                what, expected = f"{statement.kind} is not admissible{hint}", "an admissible statement"
+            self._find(index, code, what, expected, message)
             return
         for warning in ctx.warnings:
             self.warnings.append(Finding(index, "warning", warning))
-        # Step 6 (deferred, so it can run in parallel).
-        message = entry.envelope.signed_bytes
+        # Step 6: signatures checked where the entry was read count now; the
+        # rest is deferred, so it can run in parallel.
+        checked = item.signatures
+        message_bytes: bytes | None = None
         for signature, key in ctx.keys:
-            self._tasks.append((index, key.public_key.spki_der, message, signature.sig))
+            verified = None if checked is None else checked.get(signature.keyid)
+            if verified is None:
+                if message_bytes is None:
+                    message_bytes = envelope.signed_bytes
+                self._tasks.append((index, key.public_key.spki_der, message_bytes, signature.sig))
+            elif not verified:
+                self._signature_failed(index, key.keyid)
         if len(self._tasks) >= self._chunk_size:
             self._flush(wait=False)
-        apply(self.state, ctx, leaf)
+        if not self.partial:
+            apply(self.state, ctx, leaf)
+            return
+        try:
+            apply(self.state, ctx, leaf)
+        except Exception as exc:  # a partial replay reports, never crashes
+            self._find(
+                index,
+                "replay.state_unknown",
+                f"{statement.kind} cannot be replayed{PARTIAL_HINT}",
+                "state the replay knows",
+                f"{type(exc).__name__}: {exc}",
+            )
 
     def feed_all(self, entries: Iterable[bytes]) -> None:
         for raw in entries:
             self.feed(raw)
+
+    def _signature_failed(self, index: int, keyid: str) -> None:
+        self._find(
+            index,
+            "auth.signature_invalid",
+            "a signature does not verify",
+            f"a valid signature by key {keyid}",
+            "an invalid signature",
+        )
 
     def _flush(self, wait: bool) -> None:
         if self._tasks:
             self._checker.submit(self._tasks)
             self._tasks = []
         for index, keyid in self._checker.collect(wait):
-            self._find(
-                index,
-                "auth.signature_invalid",
-                "a signature does not verify",
-                f"a valid signature by key {keyid}",
-                "an invalid signature",
-            )
+            self._signature_failed(index, keyid)
 
     def finish(self) -> LogSummary:
         """Complete the checks; return a summary or raise with every finding."""
         self._flush(wait=True)
-        if self._range.size == 0:
+        if self._count == 0:
             self._find(None, "log.empty", "no entries: an empty or missing log verifies nothing")
-        root = self._range.root()
         cp = self.checkpoint
-        if cp is not None and self._range.size:
+        root = (cp.root if cp is not None else b"") if self.partial else self._range.root()
+        if cp is not None and self._count and not self.partial:
             if cp.size > self._range.size:
                 self._find(
                     self._range.size,
@@ -268,14 +461,15 @@ class LogVerifier:
                         cp.root.hex(),
                         self._root_at_checkpoint.hex() if self._root_at_checkpoint else None,
                     )
-            if self.state.origin is not None and cp.origin != self.state.origin:
-                self._find(
-                    0,
-                    "checkpoint.origin",
-                    "checkpoint origin differs from genesis",
-                    self.state.origin,
-                    cp.origin,
-                )
+        origin = self.state.origin
+        if cp is not None and self._count and origin is not None and cp.origin != origin:
+            self._find(
+                0,
+                "checkpoint.origin",
+                "checkpoint origin differs from genesis",
+                self.state.origin,
+                cp.origin,
+            )
         for size, earlier in self._earlier.items():
             for cp in earlier:
                 found = self._earlier_roots.get(size)
@@ -310,7 +504,12 @@ class LogVerifier:
         if self.findings:
             self.findings.sort(key=lambda f: -1 if f.index is None else f.index)
             raise VerificationFailed(self.findings)
-        return LogSummary(self._range.size, root, self.state.origin, tuple(self.warnings))
+        return LogSummary(self._count, root, self.state.origin, tuple(self.warnings))
+
+
+def same_vkey(a: str, b: str) -> bool:
+    """Compare verifier keys by what they denote, not by spelling (hex case)."""
+    return _same_vkey(a, b)
 
 
 def _same_vkey(a: str, b: str) -> bool:

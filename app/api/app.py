@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import structlog
 from fastapi import FastAPI
 
 from app.api import problems
@@ -15,6 +17,7 @@ from app.services.appender import GroupAppender
 from app.services.context import LedgerContext
 from app.settings import Settings, load_settings
 
+service_log = structlog.get_logger("custody.service")
 API_PREFIX = "/api/v1"
 DESCRIPTION = """
 Konnektor Custody Ledger — signed chain-of-custody statements for TI connectors in an RFC 6962
@@ -39,9 +42,21 @@ def create_app(settings: Settings | None = None, ctx: LedgerContext | None = Non
         writer = ledger.writer()
         app.state.ledger = ledger
         app.state.appender = GroupAppender(writer)
+        if ctx is None:
+            # A server process (uvicorn's factory): what is loaded by now — modules, the
+            # app, the ledger's trust state — lives as long as the process. Taking it out
+            # of the collector's reach keeps full collections short; otherwise each one
+            # walks every object of FastAPI, SQLAlchemy and pydantic and stalls all
+            # requests for 100-200 ms under load (docs/benchmarks.md, HTTP service).
+            gc.collect()
+            gc.freeze()
+        service_log.info(
+            "service_started", origin=writer.signer.name if writer.signer else None, log_size=writer.size()
+        )
         try:
             yield
         finally:
+            service_log.info("service_stopping")
             app.state.appender.stop()
             if ctx is None:
                 ledger.engine.dispose()

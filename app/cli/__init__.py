@@ -13,14 +13,19 @@ import typer
 from sqlalchemy.exc import SQLAlchemyError
 
 import app.cli.api_cmds as api_cmds
+import app.cli.audit_cmds as audit_cmds
 import app.cli.connector_cmds as connector_cmds
 import app.cli.custody_cmds as custody_cmds
 import app.cli.demo_cmds as demo_cmds
+import app.cli.export_cmds as export_cmds
 import app.cli.fleet_cmds as fleet_cmds
 import app.cli.handover_cmds as handover_cmds
 import app.cli.incident_cmds as incident_cmds
+import app.cli.labels_cmds as labels_cmds
 import app.cli.practice_cmds as practice_cmds
+import app.cli.report_cmds as report_cmds
 import app.cli.seal_cmds as seal_cmds
+import app.cli.witness_cmds as witness_cmds
 from app.cli import admin, bench, ledger_cmds, log
 from app.cli.common import EXIT_CODES_HELP, EXIT_ENVIRONMENT, EXIT_INPUT, EXIT_INTERNAL, exit_code_for
 from ledger.errors import LedgerError
@@ -53,8 +58,13 @@ cli.add_typer(handover_cmds.app, name="handover")
 cli.add_typer(incident_cmds.app, name="incident")
 cli.add_typer(practice_cmds.app, name="practice")
 cli.add_typer(fleet_cmds.app, name="fleet")
+cli.add_typer(report_cmds.app, name="report")
 demo_cmds.register(cli)
 api_cmds.register(cli)
+labels_cmds.register(cli)
+export_cmds.register(cli)
+witness_cmds.register(cli)
+audit_cmds.register(cli)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -8,6 +8,8 @@ from typing import Annotated
 import typer
 
 from app.cli.common import DbOption, JsonOption, emit_json, existing_context
+from app.keyfiles import read_key_file, resolve_passphrase
+from app.logging_setup import uvicorn_log_config
 from app.services import tokens
 from app.services.setup import ledger_status
 from ledger.errors import InvalidInput
@@ -27,19 +29,49 @@ def serve(
     db: DbOption = None,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8000,
-    workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes (share the database).")] = 1,
+    workers: Annotated[
+        int, typer.Option(min=1, max=64, help="Worker processes (they share the database and its lock).")
+    ] = 1,
+    forwarded_allow_ips: Annotated[
+        str | None,
+        typer.Option(
+            help="Proxies whose X-Forwarded-For/-Proto are trusted (comma-separated, '*' = any); "
+            "default $FORWARDED_ALLOW_IPS or 127.0.0.1,::1.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
-    """Run the HTTP API (and docs at /docs). Needs an initialised ledger and the log key passphrase."""
+    """Run the HTTP API (and docs at /docs). Needs an initialised ledger and the log key passphrase.
+
+    Logs go to stdout, one JSON object per line (CUSTODY_LOG_FORMAT=console for people).
+    Ctrl-C (SIGINT) or SIGTERM stops it: requests in flight finish first.
+    """
     ctx = existing_context(db)
     ctx.require_initialised()
-    ctx.load_log_key()  # fail here, with one line, if the passphrase is wrong or missing
+    settings = ctx.settings
+    # Fail here, with one line, if the passphrase is wrong or missing (a person at a
+    # terminal is asked once).
+    secret = settings.log_key_passphrase
+    passphrase = resolve_passphrase(
+        secret.get_secret_value() if secret else None, "log key", "CUSTODY_LOG_KEY_PASSPHRASE"
+    )
+    read_key_file(settings.resolved_log_key_file(), passphrase)
+    origin = ledger_status(ctx)["origin"]
+    ctx.engine.dispose()
     import uvicorn
 
-    # Workers are separate processes: they read the same settings from the environment.
-    os.environ["CUSTODY_DATABASE_URL"] = ctx.settings.database_url
-    if ctx.settings.key_dir is not None:
-        os.environ["CUSTODY_KEY_DIR"] = str(ctx.settings.key_dir)
-    typer.echo(f"serving {ledger_status(ctx)['origin']} on http://{host}:{port}/ (API docs: /docs)", err=True)
+    # The app is built by each server process from the environment (uvicorn's factory):
+    # hand it what the command line decided, including a passphrase typed at the prompt.
+    os.environ["CUSTODY_DATABASE_URL"] = settings.database_url
+    os.environ["CUSTODY_KEY_DIR"] = str(settings.resolved_key_dir())
+    os.environ["CUSTODY_LOG_KEY_FILE"] = str(settings.resolved_log_key_file())
+    os.environ["CUSTODY_LOG_KEY_PASSPHRASE"] = passphrase.decode("utf-8")
+    shown = f"[{host}]" if ":" in host else host
+    typer.echo(
+        f"serving {origin} on http://{shown}:{port}/ with {workers} worker process"
+        f"{'es' if workers > 1 else ''} (API docs: /docs; Ctrl-C stops)",
+        err=True,
+    )
     uvicorn.run(
         "app.api.app:create_app",
         factory=True,
@@ -47,9 +79,12 @@ def serve(
         port=port,
         workers=workers,
         access_log=False,
-        log_level="warning",
+        log_config=uvicorn_log_config(settings.log_format),
+        log_level="info",
         proxy_headers=True,
+        forwarded_allow_ips=forwarded_allow_ips,
         server_header=False,
+        timeout_graceful_shutdown=10,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -48,3 +49,69 @@ def proofs(
 ) -> None:
     """p50/p99 latency of inclusion and consistency proofs from an existing ledger."""
     emit_json(benchmarks.bench_proofs(db, samples, _say))
+
+
+@app.command("http")
+def http(
+    n: Annotated[
+        int, typer.Option("--n", min=1000, help="Statements pre-signed for the POST run (each sent once).")
+    ] = 100_000,
+    duration: Annotated[int, typer.Option(min=1, help="Seconds of the measured POST run.")] = 30,
+    warmup: Annotated[int, typer.Option(min=1, help="Seconds of POSTs before measuring.")] = 5,
+    connections: Annotated[int, typer.Option(min=1, help="wrk connections (closed loop).")] = 32,
+    threads: Annotated[int, typer.Option(min=1, help="wrk threads.")] = 2,
+    workers: Annotated[int, typer.Option(min=1, help="`custody serve --workers`.")] = 2,
+    scan_rate: Annotated[float, typer.Option(min=1, help="Scan requests per second (open loop).")] = 200.0,
+    scan_duration: Annotated[int, typer.Option(min=1, help="Seconds of the scan run.")] = 30,
+    pg_admin: Annotated[
+        str, typer.Option(help="PostgreSQL URL to create (and drop) the benchmark's fresh database with.")
+    ] = benchmarks.DEFAULT_PG_ADMIN,
+    db: Annotated[
+        str | None, typer.Option("--db", help="Use this EMPTY database instead of a fresh PostgreSQL one.")
+    ] = None,
+    keep_log: Annotated[bool, typer.Option(help="Keep the server's JSON log.")] = False,
+) -> None:
+    """`custody serve` on a fresh PostgreSQL ledger: POSTs with wrk, then scans at a fixed rate."""
+    options = benchmarks.HttpBenchOptions(
+        n=n,
+        duration=duration,
+        warmup=warmup,
+        connections=connections,
+        threads=threads,
+        workers=workers,
+        db=db,
+        pg_admin=pg_admin,
+        scan_rate=scan_rate,
+        scan_duration=scan_duration,
+        keep=keep_log,
+    )
+    emit_json(benchmarks.bench_http(options, _say))
+
+
+@app.command("labels")
+def labels(
+    n: Annotated[int, typer.Option("--n", min=1, help="Seals to issue and print into one PDF.")] = 1000,
+    db: DbOption = None,
+) -> None:
+    """Seal labels/s into one PDF (sheet and thermal layouts) and ZPL, and the PDF sizes."""
+    emit_json(benchmarks.bench_labels(n, db, _say))
+
+
+@app.command("bundle")
+def bundle(
+    n: Annotated[int, typer.Option("--n", min=1, help="Entries of the ledger to build and export.")] = 20000,
+    bundle_path: Annotated[
+        Path | None,
+        typer.Option(
+            "--bundle",
+            help="Reuse this bundle if it exists (else build an N-entry one here).",
+            show_default=False,
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="Worker processes (default: one per core).")
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """Offline bundle verification: entries/s, ratio to cores × Ed25519 rate, peak RSS."""
+    emit_json(benchmarks.bench_bundle(n, bundle_path, workers, db, _say))

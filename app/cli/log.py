@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from app.cli.common import DbOption, emit_json, existing_context
+from app.services.cosign import cosigned_checkpoint
 from ledger.entry import Entry
 
 app = typer.Typer(help="Read the log: verifier key, checkpoints, entries, proofs.", no_args_is_help=True)
@@ -31,10 +32,10 @@ def checkpoint(
         int | None, typer.Option(min=1, help="The checkpoint issued at this size (default: latest).")
     ] = None,
 ) -> None:
-    """Print the signed checkpoint note exactly as stored."""
+    """Print the signed checkpoint note as stored, with every stored witness cosignature line."""
     ctx = existing_context(db)
     ctx.require_initialised()
-    sys.stdout.write(ctx.store.checkpoint(size))
+    sys.stdout.write(cosigned_checkpoint(ctx, size))
 
 
 @app.command("entries")

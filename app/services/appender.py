@@ -8,10 +8,15 @@ transaction with :meth:`LogStore.append_units` — each unit still decided on
 its own — and wakes each request with its own result. Nothing is delayed
 on purpose: a lone request is committed at once; under load the queue
 fills while the previous transaction commits, and batches grow by themselves.
+With several processes on one database, what queues up while this process
+waits for the database's append lock joins the transaction once the lock is
+held (``LogStore.append_units(more=…)``), so waiting makes groups larger
+instead of adding transactions.
 """
 
 from __future__ import annotations
 
+import asyncio
 import queue
 import threading
 from collections.abc import Sequence
@@ -50,6 +55,15 @@ class GroupAppender:
 
     def submit(self, envelopes: Sequence[Envelope]) -> AppendResult:
         """Append one all-or-nothing unit; block until it is committed or refused."""
+        return self._enqueue(envelopes).result(timeout=self._timeout)
+
+    async def submit_async(self, envelopes: Sequence[Envelope]) -> AppendResult:
+        """:meth:`submit` for the event loop: wait for the commit without holding a thread."""
+        future = asyncio.wrap_future(self._enqueue(envelopes))
+        # Shielded: a caller that goes away must not cancel a unit the appender may be writing.
+        return await asyncio.wait_for(asyncio.shield(future), self._timeout)
+
+    def _enqueue(self, envelopes: Sequence[Envelope]) -> Future[AppendResult]:
         with self._lock:
             if self._stopped:
                 raise AppenderStopped("the service is shutting down")
@@ -58,7 +72,7 @@ class GroupAppender:
                 self._started = True
         job = _Job(envelopes)
         self._queue.put(job)
-        return job.future.result(timeout=self._timeout)
+        return job.future
 
     def stop(self) -> None:
         with self._lock:
@@ -73,26 +87,50 @@ class GroupAppender:
             job = self._queue.get()
             if job is None:
                 return
-            jobs, count = [job], len(job.envelopes)
-            while count < self._max:
-                try:
-                    more = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if more is None:
-                    self._queue.put(None)
-                    break
-                jobs.append(more)
-                count += len(more.envelopes)
+            jobs = [job]
+            self._take(jobs)
+            self._commit(jobs)
+
+    def _commit(self, jobs: list[_Job]) -> None:
+        first = len(jobs)
+
+        def more() -> list[Sequence[Envelope]]:
+            # Called with the log's write lock held: whatever queued up while this
+            # process waited for another one to commit joins this transaction.
+            taken = len(jobs)
+            self._take(jobs)
+            return [j.envelopes for j in jobs[taken:]]
+
+        try:
+            outcomes = self._store.append_units([j.envelopes for j in jobs[:first]], more=more)
+        except BaseException as exc:
+            log.error("group_append_failed", error=type(exc).__name__, units=len(jobs))
+            for j in jobs:
+                _settle(j.future, exc)
+            return
+        for j, outcome in zip(jobs, outcomes, strict=True):
+            _settle(j.future, outcome)
+
+    def _take(self, jobs: list[_Job]) -> None:
+        """Move waiting jobs into ``jobs`` (up to the statement limit), without blocking."""
+        count = sum(len(j.envelopes) for j in jobs)
+        while count < self._max:
             try:
-                outcomes = self._store.append_units([j.envelopes for j in jobs])
-            except BaseException as exc:
-                log.error("group_append_failed", error=type(exc).__name__, units=len(jobs))
-                for j in jobs:
-                    j.future.set_exception(exc)
-                continue
-            for j, outcome in zip(jobs, outcomes, strict=True):
-                if isinstance(outcome, BaseException):
-                    j.future.set_exception(outcome)
-                else:
-                    j.future.set_result(outcome)
+                more = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if more is None:
+                self._queue.put(None)
+                return
+            jobs.append(more)
+            count += len(more.envelopes)
+
+
+def _settle(future: Future[AppendResult], outcome: AppendResult | BaseException) -> None:
+    """Hand a unit its outcome (a future someone cancelled meanwhile just drops it)."""
+    if not future.set_running_or_notify_cancel():
+        return
+    if isinstance(outcome, BaseException):
+        future.set_exception(outcome)
+    else:
+        future.set_result(outcome)

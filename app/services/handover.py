@@ -12,6 +12,7 @@ recorded for each such connector, signed by the receiver.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,13 +20,32 @@ from sqlalchemy import select, update
 
 from app import queries
 from app.logstore import AppendResult
+from app.projections import CustodyProjection
 from app.services.context import LedgerContext
 from app.services.custody import connector_subject, envelope_for, party_ref
-from app.tables import HANDOVER_OFFERS
+from app.services.tokens import Forbidden
+from app.tables import ENTRIES, HANDOVER_OFFERS
 from ledger.custody.records import DESTROYED, LOST
-from ledger.envelope import Envelope
-from ledger.errors import Conflict, InvalidInput, NotFound, RuleViolation
+from ledger.custody.records import custody as custody_state
+from ledger.envelope import Envelope, Signature
+from ledger.errors import (
+    Conflict,
+    InvalidInput,
+    KeyRevoked,
+    LedgerError,
+    MalformedEnvelope,
+    MissingRole,
+    NotFound,
+    ReplayedStatement,
+    RuleViolation,
+    SignerMismatch,
+    UnknownKey,
+)
 from ledger.keys import SigningKey
+from ledger.kinds import KindSpec
+from ledger.state import Context as StateContext
+from ledger.state import LedgerState, resolve_keys, validate_statement, verify_signatures
+from ledger.statement import Statement
 from ledger.times import format_timestamp
 
 PENDING, ACCEPTED, REJECTED = "pending", "accepted", "rejected"
@@ -118,6 +138,16 @@ def create_offer(
         )
         envelopes.append(envelope.to_json())
         summary.append({"connector": subject, "seals": sorted(current.seals), "state": current.state})
+    return _store_offer(ctx, releaser, receiver, summary, envelopes)
+
+
+def _store_offer(
+    ctx: LedgerContext,
+    releaser: str,
+    receiver: str,
+    summary: list[dict[str, Any]],
+    envelopes: list[dict[str, Any]],
+) -> Offer:
     offer = Offer(
         ctx.random_bytes(16).hex(),
         releaser,
@@ -239,4 +269,217 @@ def reject_offer(
     appended = ctx.writer().append(incidents) if incidents else None
     result: dict[str, Any] = {"incidents": [e.index for e in appended.entries] if appended else []}
     _close(ctx, offer_id, REJECTED, reason, result)
+    return get_offer(ctx, offer_id), appended
+
+
+# --------------------------------------------------------------------------
+# Client-signed handovers (the HTTP API): private keys never reach the server.
+#
+# The releaser's client builds and signs the ``custody.transferred``
+# statements; the receiver's client countersigns them (a signature over the
+# same DSSE PAE bytes); the server only checks and stores. Nothing here
+# signs anything.
+
+TRANSFER = "custody.transferred"
+INCIDENT = "incident.reported"
+#: Appends one all-or-nothing unit (the API passes its group appender's ``submit``).
+Submit = Callable[[Sequence[Envelope]], AppendResult]
+
+
+class HandoverInvalid(InvalidInput):
+    """An offer, acceptance or rejection does not fit the handover it is for."""
+
+    code = "input.handover"
+
+
+def _at_position(exc: LedgerError, position: int, total: int) -> LedgerError:
+    exc.batch_position = position  # type: ignore[attr-defined]
+    if total > 1:
+        exc.message = f"envelope {position + 1} of {total}: {exc.message}"
+        exc.args = (exc.message,)
+    return exc
+
+
+def _check_offer_envelope(
+    trust: LedgerState,
+    index: int,
+    envelope: Envelope,
+    releaser: str,
+    receiver: str,
+) -> tuple[Statement, KindSpec]:
+    """One releaser-signed transfer: shape, signatures and roles (no custody state yet)."""
+    statement = Statement.from_bytes(envelope.payload)
+    if statement.kind != TRANSFER:
+        raise HandoverInvalid(f"an offer holds {TRANSFER} statements, not {statement.kind}")
+    if statement.by != releaser:
+        raise Forbidden(f"{releaser} may only offer its own statements (this one is by {statement.by})")
+    if statement.data.get("to") != receiver:
+        raise HandoverInvalid(
+            f"the statement hands over to {statement.data.get('to')}, the offer to {receiver}"
+        )
+    spec = validate_statement(statement)
+    resolved = resolve_keys(trust, envelope, statement, index)
+    foreign = sorted({key.party for _, key in resolved} - {releaser})
+    if foreign:
+        raise HandoverInvalid(
+            f"an offer carries only the releaser's signature; {', '.join(foreign)} signed too "
+            "(the receiver countersigns when accepting)"
+        )
+    verify_signatures(envelope, resolved)
+    if not trust.roles_of(releaser) & spec.roles:
+        raise MissingRole(f"{releaser} needs one of the roles {', '.join(sorted(spec.roles))} for {TRANSFER}")
+    if not trust.roles_of(receiver) & spec.counterparty_roles:
+        raise MissingRole(
+            f"{receiver} needs one of the roles {', '.join(sorted(spec.counterparty_roles))} "
+            f"to countersign {TRANSFER}"
+        )
+    return statement, spec
+
+
+def create_offer_from_envelopes(
+    ctx: LedgerContext, releaser: str, to: str, envelopes: Sequence[Envelope]
+) -> Offer:
+    """Check releaser-signed transfers as the append will, then keep them as an offer.
+
+    Fails early, with the ledger's own errors and rule ids: signatures under
+    keys valid now, the roles of both parties, and the custody guards of
+    ``custody.transferred`` (the releaser is the custodian, the declared seals
+    are the ledger's, the connector's state allows a transfer). Only the
+    receiver's countersignature is missing — nothing is appended.
+    """
+    if not envelopes:
+        raise InvalidInput("a handover needs at least one connector")
+    releaser, receiver = party_ref(releaser), party_ref(to)
+    if releaser == receiver:
+        raise InvalidInput("a handover needs two different parties")
+    trust = ctx.store.trust_state()
+    if receiver not in trust.parties:
+        raise NotFound(f"unknown receiving party {receiver}")
+    size = ctx.store.size()
+    checked: list[tuple[Statement, KindSpec]] = []
+    seen: set[str] = set()
+    for position, envelope in enumerate(envelopes):
+        try:
+            statement, spec = _check_offer_envelope(trust, size + position, envelope, releaser, receiver)
+            if statement.subject in seen:
+                raise HandoverInvalid(f"{statement.subject} appears twice in the handover")
+        except LedgerError as exc:
+            raise _at_position(exc, position, len(envelopes)) from None
+        seen.add(statement.subject)
+        checked.append((statement, spec))
+    statements = [s for s, _ in checked]
+    with ctx.engine.connect() as conn:
+        used = conn.execute(
+            select(ENTRIES.c.nonce).where(ENTRIES.c.nonce.in_([s.nonce for s in statements]))
+        ).first()
+        if used is not None:
+            raise ReplayedStatement(f"a statement with nonce {used[0]} is already in the log")
+        # The custody guards of the kind itself, on the records the append would load.
+        CustodyProjection().hydrate(conn, trust, statements)
+        recorded_at = format_timestamp(ctx.clock(), millis=True)
+        for position, (statement, spec) in enumerate(checked):
+            context = StateContext(
+                index=size + position,
+                statement=statement,
+                spec=spec,
+                signers=frozenset({releaser, receiver}),
+                recorded_at=recorded_at,
+            )
+            try:
+                spec.check(trust, context)
+            except LedgerError as exc:
+                raise _at_position(exc, position, len(envelopes)) from None
+    summary = []
+    for statement in statements:
+        record = custody_state(trust).connectors.get(statement.subject)
+        assert record is not None
+        summary.append({"connector": statement.subject, "seals": sorted(record.seals), "state": record.state})
+    return _store_offer(ctx, releaser, receiver, summary, [e.to_json() for e in envelopes])
+
+
+def offer_for(ctx: LedgerContext, offer_id: str, party: str) -> Offer:
+    """An offer, only for its two parties (anyone else learns nothing, not even that it exists)."""
+    offer = get_offer(ctx, offer_id)
+    if party_ref(party) not in (offer.from_party, offer.to_party):
+        raise NotFound(f"unknown handover offer {offer_id}")
+    return offer
+
+
+def accept_offer_with_signatures(
+    ctx: LedgerContext,
+    actor: str,
+    offer_id: str,
+    signatures: Sequence[tuple[str, bytes]],
+    submit: Submit | None = None,
+) -> AppendResult:
+    """Add the receiver's countersignatures (one per statement, in order) and append them as one unit."""
+    offer = _pending_for(ctx, offer_id, actor)
+    receiver = party_ref(actor)
+    if len(signatures) != len(offer.envelopes):
+        raise HandoverInvalid(
+            f"the offer holds {len(offer.envelopes)} statement(s): give one countersignature each, "
+            f"not {len(signatures)}"
+        )
+    trust = ctx.store.trust_state()
+    size = ctx.store.size()
+    countersigned = []
+    for position, (raw, (keyid, sig)) in enumerate(zip(offer.envelopes, signatures, strict=True)):
+        try:
+            envelope = Envelope.from_json(raw)
+            key = trust.keys.get(keyid)
+            if key is None:
+                raise UnknownKey(f"key {keyid[:16]}… is not registered")
+            if not key.usable_at(size + position):
+                raise KeyRevoked(f"key {keyid[:16]}… of {key.party} was revoked at index {key.revoked_at}")
+            if key.party != receiver:
+                raise SignerMismatch(
+                    f"key {keyid[:16]}… belongs to {key.party}, not to the receiver {receiver}"
+                )
+            if any(s.keyid == keyid for s in envelope.signatures):
+                raise MalformedEnvelope(f"key {keyid[:16]}… has already signed this statement")
+            key.public_key.verify(sig, envelope.signed_bytes)
+        except LedgerError as exc:
+            raise _at_position(exc, position, len(signatures)) from None
+        countersigned.append(
+            Envelope(envelope.payload_type, envelope.payload, (*envelope.signatures, Signature(keyid, sig)))
+        )
+    append = submit if submit is not None else ctx.writer().append
+    result = append(countersigned)
+    _close(ctx, offer_id, ACCEPTED, None, {"indices": [e.index for e in result.entries], "size": result.size})
+    return result
+
+
+def reject_offer_signed(
+    ctx: LedgerContext,
+    actor: str,
+    offer_id: str,
+    reason: str,
+    incidents: Sequence[Envelope] = (),
+    submit: Submit | None = None,
+) -> tuple[Offer, AppendResult | None]:
+    """Close an offer unaccepted; append the receiver's signed incidents (e.g. seal mismatches), one unit."""
+    if not reason.strip():
+        raise InvalidInput("a rejection needs a reason")
+    offer = _pending_for(ctx, offer_id, actor)
+    receiver = party_ref(actor)
+    subjects = {c["connector"] for c in offer.connectors}
+    for position, envelope in enumerate(incidents):
+        try:
+            statement = Statement.from_bytes(envelope.payload)
+            if statement.kind != INCIDENT:
+                raise HandoverInvalid(f"a rejection carries {INCIDENT} statements, not {statement.kind}")
+            if statement.by != receiver:
+                raise Forbidden(
+                    f"{receiver} may only submit its own incidents (this one is by {statement.by})"
+                )
+            if statement.subject not in subjects:
+                raise HandoverInvalid(f"{statement.subject} is not part of handover offer {offer_id}")
+        except LedgerError as exc:
+            raise _at_position(exc, position, len(incidents)) from None
+    appended = None
+    if incidents:
+        append = submit if submit is not None else ctx.writer().append
+        appended = append(list(incidents))
+    result: dict[str, Any] = {"incidents": [e.index for e in appended.entries] if appended else []}
+    _close(ctx, offer_id, REJECTED, reason.strip(), result)
     return get_offer(ctx, offer_id), appended

@@ -20,16 +20,16 @@ from dataclasses import dataclass
 from ledger.custody.ids import SEAL_ID, has_valid_check
 
 #: What a US-layout scanner's keys produce on a German-layout computer.
-_US_TO_DE = {
+US_TO_DE = {
     "y": "z", "z": "y", "Y": "Z", "Z": "Y",
     "-": "ß", "/": "-", ":": "Ö", ";": "ö", "_": "?", "?": "_", "=": "´", "+": "`",
     "[": "ü", "]": "+", "{": "Ü", "}": "*", "'": "ä", '"': "Ä", "\\": "#", "|": "'",
     "<": ";", ">": ":", "@": '"', "#": "§", "^": "&", "&": "/", "*": "(", "(": ")", ")": "=",
 }  # fmt: skip
 #: Undo that: what the computer received → what the scanner read.
-_DE_GARBLED_TO_US = {v: k for k, v in _US_TO_DE.items()}
+_DE_GARBLED_TO_US = {v: k for k, v in US_TO_DE.items()}
 #: The opposite mismatch (German scanner, US computer).
-_US_GARBLED_TO_DE = _US_TO_DE
+_US_GARBLED_TO_DE = US_TO_DE
 MAX_SCAN_LENGTH = 2048
 
 _CONNECTOR = re.compile(r"(?:CONNECTOR:)?([A-Z0-9][A-Z0-9_-]{0,31}):([A-Z0-9][A-Z0-9._-]{0,63})")

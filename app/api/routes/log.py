@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from fastapi.responses import PlainTextResponse
 
 from app.api.schemas import ConsistencyProof, EntriesPage, InclusionProof
 from app.api.security import Caller, Ledger
+from app.services.cosign import cosigned_checkpoint, witness_listing
 from ledger.entry import Entry
 
 router = APIRouter(prefix="/log", tags=["log"])
@@ -18,15 +19,30 @@ MAX_PAGE = 1000
 @router.get(
     "/checkpoint",
     response_class=PlainTextResponse,
-    responses={200: {"content": {"text/plain": {}}, "description": "The signed checkpoint note, as stored."}},
-    summary="Signed checkpoint (public)",
+    responses={
+        200: {
+            "content": {"text/plain": {}},
+            "description": "The signed checkpoint note as stored, plus every stored cosignature line.",
+        }
+    },
+    summary="Signed checkpoint with cosignatures (public)",
 )
 def checkpoint(
     ctx: Ledger, size: Annotated[int | None, Query(ge=1, le=2**53 - 1)] = None
 ) -> PlainTextResponse:
-    """The latest checkpoint, or the one issued at `size`: a C2SP signed note."""
+    """The latest checkpoint, or the one issued at `size`: a C2SP signed note.
+
+    Witness cosignatures (tlog-cosignature v1) the ledger collected for that size are appended
+    as further signature lines; verifiers ignore lines from keys they do not trust.
+    """
     ctx.require_initialised()
-    return PlainTextResponse(ctx.store.checkpoint(size), media_type="text/plain; charset=utf-8")
+    return PlainTextResponse(cosigned_checkpoint(ctx, size), media_type="text/plain; charset=utf-8")
+
+
+@router.get("/witnesses", summary="Witnesses asked to cosign checkpoints (public)")
+def witnesses(ctx: Ledger) -> dict[str, Any]:
+    """The witnesses this ledger asks to cosign (name, key id, vkey of type 0x04)."""
+    return {"witnesses": witness_listing(ctx)}
 
 
 @router.get(

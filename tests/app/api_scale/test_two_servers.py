@@ -1,0 +1,287 @@
+"""Scale-out: several `custody serve` processes on ONE database, appending concurrently.
+
+Real processes, a real database: on PostgreSQL one server runs two uvicorn
+worker processes (`--workers 2`) and a second server runs beside it — three
+processes whose appends serialise only on the database's advisory lock; on
+SQLite two servers share the WAL-mode file. Client threads POST pre-signed
+single statements (and a few all-or-nothing batches) to both servers at
+once. Then:
+
+* every 201 receipt verifies offline against the vkey the API publishes;
+* the acknowledged indices are exactly the new part of the log: dense, no
+  gap, no duplicate;
+* each acknowledged statement is in the log at its acknowledged index, byte
+  for byte the entry of its receipt;
+* both servers acknowledged appends, and the whole ledger verifies;
+* the servers' stdout is structured logs, one JSON object per line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from app.services.tokens import create_token
+from app.services.verification import verify_ledger
+from ledger.custody.ids import seal_id
+from ledger.entry import Entry
+from ledger.envelope import Envelope
+from ledger.note import parse_vkey
+from ledger.receipt import verify_receipt
+from tests.helpers import LOG_PASSPHRASE, LedgerFixture
+
+pytestmark = pytest.mark.slow
+
+PARTIES = 4
+SINGLES_PER_PARTY = 60
+BATCHES_PER_PARTY = 4
+BATCH_SIZE = 3
+CLIENT_THREADS = 8
+
+
+@dataclass
+class Server:
+    url: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+
+@dataclass
+class Outcome:
+    """What one client thread saw: per request the server, the envelopes sent and the answer."""
+
+    sent: list[tuple[str, list[Envelope], int, dict[str, Any]]] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _custody() -> list[str]:
+    script = Path(sys.executable).parent / "custody"
+    assert script.exists(), f"the custody script is not installed next to {sys.executable}"
+    return [str(script)]
+
+
+@contextmanager
+def serve(ledger: LedgerFixture, tmp_path: Path, name: str, workers: int = 1) -> Iterator[Server]:
+    """`custody serve` as its own process group; stopped with SIGINT (what Ctrl-C sends)."""
+    settings = ledger.ctx.settings
+    env = {
+        **os.environ,
+        "CUSTODY_DATABASE_URL": settings.database_url,
+        "CUSTODY_KEY_DIR": str(settings.resolved_key_dir()),
+        "CUSTODY_LOG_KEY_PASSPHRASE": LOG_PASSPHRASE,
+        "CUSTODY_LOG_FORMAT": "json",
+    }
+    env.pop("CUSTODY_KEY_PASSPHRASE", None)  # a server signs checkpoints only, with the log key
+    port = _free_port()
+    log = tmp_path / f"{name}.log"
+    with open(log, "wb") as out, open(tmp_path / f"{name}.err", "wb") as err:
+        process = subprocess.Popen(
+            [*_custody(), "serve", "--port", str(port), "--workers", str(workers)],
+            env=env,
+            stdout=out,
+            stderr=err,
+            start_new_session=True,
+        )
+    try:
+        yield Server(f"http://127.0.0.1:{port}", process, log)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGINT)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+
+def wait_until_up(server: Server, workers: int, deadline: float) -> None:
+    """Every worker process of the server has started (its `service_started` log line) and health answers."""
+    while True:
+        assert server.process.poll() is None, f"server exited: {server.log.with_suffix('.err').read_text()}"
+        started = {
+            record["pid"] for record in _log_records(server) if record.get("event") == "service_started"
+        }
+        if len(started) >= workers:
+            try:
+                if httpx.get(f"{server.url}/api/v1/health", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+        assert time.monotonic() < deadline, f"server did not come up: {server.log.read_text()[-2000:]}"
+        time.sleep(0.2)
+
+
+def _log_records(server: Server) -> list[dict[str, Any]]:
+    """The server's stdout so far: every complete line must be one JSON object."""
+    text = server.log.read_text(encoding="utf-8")
+    records = []
+    for line in text.splitlines(keepends=True):
+        if not line.endswith("\n"):
+            break  # a line still being written
+        record = json.loads(line)
+        assert isinstance(record, dict), line
+        assert {"event", "level", "timestamp", "pid"} <= set(record), line
+        records.append(record)
+    return records
+
+
+def _seal_statement(ledger: LedgerFixture, party: str, number: int) -> Envelope:
+    return ledger.statement(
+        "seal.received",
+        f"seal:{seal_id('KS', number)}",
+        party,
+        {"series": "KS", "first": number, "count": 1, "supplier": "Scale test seals"},
+    )
+
+
+def _work(ledger: LedgerFixture) -> list[tuple[str, list[list[Envelope]]]]:
+    """Per party: single statements and small batches, each a new seal."""
+    work, number = [], 0
+    for p in range(PARTIES):
+        party = f"WH-{p + 1:02d}"
+        units: list[list[Envelope]] = []
+        for _ in range(SINGLES_PER_PARTY):
+            units.append([_seal_statement(ledger, party, number)])
+            number += 1
+        for _ in range(BATCHES_PER_PARTY):
+            units.append([_seal_statement(ledger, party, number + k) for k in range(BATCH_SIZE)])
+            number += BATCH_SIZE
+        work.append((party, units))
+    return work
+
+
+def _client(
+    servers: list[Server], token: str, units: list[list[Envelope]], offset: int, outcome: Outcome
+) -> None:
+    clients = [httpx.Client(base_url=s.url, timeout=30) for s in servers]
+    headers = {"Authorization": f"Bearer {token}"}
+    try:
+        for number, unit in enumerate(units):
+            which = (number + offset) % len(servers)
+            if len(unit) == 1:
+                answer = clients[which].post("/api/v1/statements", json=unit[0].to_json(), headers=headers)
+            else:
+                answer = clients[which].post(
+                    "/api/v1/statements/batch",
+                    json={"envelopes": [e.to_json() for e in unit]},
+                    headers=headers,
+                )
+            if answer.status_code != 201:
+                outcome.failures.append(f"{answer.status_code} {answer.text[:300]}")
+                continue
+            outcome.sent.append((servers[which].url, unit, answer.status_code, answer.json()))
+    except Exception as exc:  # reported by the test, not lost in a thread
+        outcome.failures.append(repr(exc))
+    finally:
+        for client in clients:
+            client.close()
+
+
+def test_servers_on_one_database_append_without_gaps(ledger: LedgerFixture, tmp_path: Path) -> None:
+    started = time.monotonic()
+    postgres = ledger.ctx.engine.dialect.name == "postgresql"
+    tokens = {}
+    for p in range(PARTIES):
+        party = f"WH-{p + 1:02d}"
+        ledger.party(party, ["warehouse"])
+        tokens[party] = create_token(ledger.ctx, party, roles=["warehouse"], label="scale test")[0]
+    work = _work(ledger)
+    size_before = ledger.ctx.store.size()
+    # PostgreSQL: a two-worker server and a single one (three processes); SQLite: two servers.
+    shapes = [("a", 2), ("b", 1)] if postgres else [("a", 1), ("b", 1)]
+    with ExitStack() as stack:
+        servers = [stack.enter_context(serve(ledger, tmp_path, name, workers)) for name, workers in shapes]
+        deadline = time.monotonic() + 45
+        for server, (_, workers) in zip(servers, shapes, strict=True):
+            wait_until_up(server, workers, deadline)
+        vkeys = {httpx.get(f"{s.url}/api/v1/log/vkey", timeout=10).text.strip() for s in servers}
+        assert len(vkeys) == 1, "the servers publish different log keys"
+        log_key = parse_vkey(vkeys.pop())
+
+        # Two client threads per party, each taking every other unit, starting on different servers.
+        outcomes: list[Outcome] = []
+        threads = []
+        for party, units in work:
+            for half in range(CLIENT_THREADS // PARTIES):
+                outcome = Outcome()
+                outcomes.append(outcome)
+                share = units[half :: CLIENT_THREADS // PARTIES]
+                threads.append(
+                    threading.Thread(target=_client, args=(servers, tokens[party], share, half, outcome))
+                )
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+            assert not thread.is_alive(), "a client thread hung"
+
+    failures = [f for o in outcomes for f in o.failures]
+    assert not failures, failures[:5]
+    sent = [item for o in outcomes for item in o.sent]
+    assert len(sent) == PARTIES * (SINGLES_PER_PARTY + BATCHES_PER_PARTY)
+
+    # Every receipt verifies offline, and names the statement that was sent.
+    acknowledged: dict[int, bytes] = {}
+    by_server: dict[str, int] = {}
+    for url, unit, _, body in sent:
+        receipts = body["receipts"]
+        assert len(receipts) == len(unit)
+        for envelope, receipt in zip(unit, receipts, strict=True):
+            entry = verify_receipt(receipt, log_key)
+            assert entry.envelope.payload == envelope.payload
+            assert receipt["index"] not in acknowledged, f"index {receipt['index']} acknowledged twice"
+            acknowledged[receipt["index"]] = receipt["entry"].encode("utf-8")
+        by_server[url] = by_server.get(url, 0) + 1
+        # A batch is all or nothing, and contiguous.
+        indices = [r["index"] for r in receipts]
+        assert indices == list(range(indices[0], indices[0] + len(indices)))
+    assert len(by_server) == len(servers), f"not every server acknowledged appends: {by_server}"
+
+    # Dense: the acknowledged indices are exactly the new part of the log.
+    size_after = ledger.ctx.store.size()
+    total = PARTIES * (SINGLES_PER_PARTY + BATCHES_PER_PARTY * BATCH_SIZE)
+    assert size_after == size_before + total
+    assert sorted(acknowledged) == list(range(size_before, size_after))
+
+    # Each acknowledged statement is at its acknowledged index, byte for byte.
+    for index, raw in acknowledged.items():
+        stored = ledger.ctx.store.entry(index)
+        assert stored == raw
+        assert Entry.parse(stored).index == index
+
+    report = verify_ledger(ledger.ctx)
+    assert report.valid, report.findings[:10]
+    assert report.size == size_after
+
+    # Structured logs: every stdout line one JSON object; the access log saw every 201, and
+    # on PostgreSQL both workers of the two-worker server served some of them.
+    created = [
+        (server.url, record["pid"])
+        for server in servers
+        for record in _log_records(server)
+        if record.get("event") == "request" and record.get("status") == 201
+    ]
+    assert len(created) == len(sent)
+    if postgres:
+        assert len({pid for url, pid in created if url == servers[0].url}) == 2
+    assert time.monotonic() - started < 90
