@@ -11,21 +11,53 @@ from fastapi import FastAPI
 
 from app.api import problems
 from app.api.middleware import EdgeMiddleware, RateLimiter
-from app.api.routes import log, meta, statements
+from app.api.routes import (
+    connectors,
+    enrolments,
+    export,
+    fleet,
+    handovers,
+    incidents,
+    labels,
+    log,
+    meta,
+    parties,
+    reports,
+    scan,
+    seals,
+    statements,
+)
 from app.logging_setup import configure_logging
 from app.services.appender import GroupAppender
 from app.services.context import LedgerContext
 from app.settings import Settings, load_settings
 
 service_log = structlog.get_logger("custody.service")
+ROUTE_MODULES = (
+    meta,
+    log,
+    statements,
+    connectors,
+    seals,
+    parties,
+    incidents,
+    fleet,
+    scan,
+    handovers,
+    enrolments,
+    labels,
+    export,
+    reports,
+)
 API_PREFIX = "/api/v1"
 DESCRIPTION = """
 Konnektor Custody Ledger — signed chain-of-custody statements for TI connectors in an RFC 6962
 log with C2SP checkpoints.
 
-**Public** (no token): `GET /api/v1/health`, `/log/checkpoint`, `/log/vkey`, `/log/proof/inclusion`,
-`/log/proof/consistency`. Everything else needs `Authorization: Bearer <API token>`; the token's
-roles gate reads, and every write is a statement signed by keys the ledger authorises.
+**Public** (no token): `GET /api/v1/health`, `/log/checkpoint`, `/log/vkey`, `/log/witnesses`,
+`/log/proof/inclusion`, `/log/proof/consistency`, `/labels/vkey`. Everything else needs
+`Authorization: Bearer <API token>`; the token's roles gate reads, and every write is a statement
+signed by keys the ledger authorises.
 
 Errors are RFC 9457 `application/problem+json` with a stable `code`. Formats: `docs/format.md`.
 """
@@ -82,9 +114,10 @@ def create_app(settings: Settings | None = None, ctx: LedgerContext | None = Non
         },
     )
     problems.install(app)
-    for module in (meta, log, statements):
+    # Explicit, so that the API a build serves is what this list says (and a typo is an
+    # ImportError at start, not a silently missing endpoint).
+    for module in ROUTE_MODULES:
         app.include_router(module.router, prefix=API_PREFIX)
-    _include_optional_routers(app)
     app.add_middleware(
         EdgeMiddleware,
         max_body=settings.api_max_body_bytes,
@@ -98,17 +131,3 @@ def problems_model() -> type:
     from app.api.schemas import Problem
 
     return Problem
-
-
-def _include_optional_routers(app: FastAPI) -> None:
-    """Resource routers (connectors, seals, parties, scan, handovers, enrolments …)."""
-    import importlib
-    import pkgutil
-
-    import app.api.routes as routes_package
-
-    for info in sorted(pkgutil.iter_modules(routes_package.__path__), key=lambda i: i.name):
-        if info.name in ("log", "meta", "statements"):
-            continue
-        module = importlib.import_module(f"app.api.routes.{info.name}")
-        app.include_router(module.router, prefix=API_PREFIX)
