@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import structlog
 from fastapi import FastAPI
@@ -27,6 +28,7 @@ from app.api.routes import (
     seals,
     statements,
 )
+from app import web
 from app.logging_setup import configure_logging
 from app.services.appender import GroupAppender
 from app.services.context import LedgerContext
@@ -114,10 +116,12 @@ def create_app(settings: Settings | None = None, ctx: LedgerContext | None = Non
         },
     )
     problems.install(app)
+    _document_problems_as_problem_json(app)
     # Explicit, so that the API a build serves is what this list says (and a typo is an
     # ImportError at start, not a silently missing endpoint).
     for module in ROUTE_MODULES:
         app.include_router(module.router, prefix=API_PREFIX)
+    web.install(app, settings)
     app.add_middleware(
         EdgeMiddleware,
         max_body=settings.api_max_body_bytes,
@@ -131,3 +135,32 @@ def problems_model() -> type:
     from app.api.schemas import Problem
 
     return Problem
+
+
+def _document_problems_as_problem_json(app: FastAPI) -> None:
+    """Describe every error response as `application/problem+json`, as it is served.
+
+    FastAPI documents a response model under the route's media type (`application/json`, or
+    `text/plain` for the checkpoint); clients, and schemathesis' content-type check, should
+    see the media type they will actually receive.
+    """
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = build()
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                for status, response in operation.get("responses", {}).items():
+                    if status[:1] not in ("4", "5"):
+                        continue
+                    # Whatever the route's own response class (JSON, text, PDF), errors are
+                    # problem documents.
+                    content = response.get("content", {})
+                    schemas = [media["schema"] for media in content.values() if "schema" in media]
+                    if schemas:
+                        response["content"] = {problems.PROBLEM_JSON: {"schema": schemas[0]}}
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

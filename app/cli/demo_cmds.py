@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from app.cli.common import EXIT_FAILED, DbOption, JsonOption, KeyDirOption, context, emit_json, stderr
+from app.services import labels
 from app.services.demo import (
     DEFAULT_CONNECTORS,
     MAX_CONNECTORS,
@@ -61,6 +62,10 @@ def demo(
         stderr(f"[{time.perf_counter() - started:6.1f}s] {message}")
 
     summary = build_demo(ctx, connectors, seed, progress)
+    # The label key too, so that the demo's labels verify from the start and the public
+    # GET /api/v1/labels/vkey answers (it is otherwise created by the first print).
+    label_key = labels.init_label_key(ctx)
+    progress(f"label key {labels.key_ref(label_key.vkey)} at {label_key.path}")
     if json_out:
         emit_json(summary.as_dict())
     else:
