@@ -1,11 +1,15 @@
 """Seal labels as PDF: A4 sheets and single thermal labels (reportlab).
 
-The QR code is drawn as vector rectangles from the matrix — never as an
-image — so it stays sharp at any printer resolution: each horizontal run of
-dark modules is one rectangle in whole module units under one scaling
-matrix, all of a symbol's runs one filled path (about 1.1 KB a symbol once
-compressed). Text uses the PDF base-14 Helvetica (not embedded). Content
-streams are Flate-compressed without reportlab's ASCII85 wrapping.
+The QR code is drawn as a 1-bit image mask with one sample a module
+(``/ImageMask true``, ``/Interpolate false``), placed inline in the page's
+content stream and stretched to the symbol's size by the transformation
+matrix. Every module edge falls on the scaled sample grid, so printers and
+PDF viewers fill whole modules with the current colour — sharp at any
+resolution, no seams between rows. A version 8 symbol is 343 bytes of
+samples (about 0.35 KB once compressed, against about 1.1 KB for a path
+of rectangles, one a run of dark modules). Text uses the PDF base-14
+Helvetica (not embedded). Content streams are Flate-compressed without
+reportlab's ASCII85 wrapping.
 
 Output is byte-reproducible: reportlab's ``invariant`` mode fixes the
 creation date and the document id, and nothing else depends on the clock.
@@ -13,6 +17,7 @@ creation date and the document id, and nothing else depends on the clock.
 
 from __future__ import annotations
 
+import base64
 import io
 import threading
 from collections.abc import Iterator, Sequence
@@ -39,35 +44,34 @@ def mm(value: float) -> float:
     return value * PT_PER_MM
 
 
-def qr_operators(symbol: QrSymbol) -> str:
-    """PDF path operators filling the dark modules, in module units, origin at the symbol's bottom left.
+def qr_mask(symbol: QrSymbol) -> bytes:
+    """The symbol's modules as 1-bit image samples: rows from the top, 1 = dark, each row padded to a byte."""
+    pad = "0" * (-symbol.size % 8)
+    width = (symbol.size + 7) // 8
+    return b"".join(int(row + pad, 2).to_bytes(width, "big") for row in symbol.rows)
 
-    Each horizontal run of dark modules is one ``x y width 1 re``; all runs
-    form one path filled once (``f``), so anti-aliasing renderers draw no
-    seams between neighbouring rows. Every number is a small integer.
+
+def qr_inline_image(symbol: QrSymbol) -> str:
+    """The symbol as a PDF inline image mask (``BI`` … ``EI``) in the unit square, one sample a module.
+
+    Samples of 1 paint the current fill colour (``/D [1 0]``), 0 leaves the page
+    as it is; ``/I false``: no smoothing, the renderer fills whole modules.
+    The samples are ASCII85-encoded, because reportlab's content streams are
+    text; the page's Flate compression takes back most of what that costs.
+    reportlab's own ``drawImage``/``drawInlineImage`` draw pictures through
+    PIL and have no image-mask mode, hence the operators here.
     """
-    size = symbol.size
-    out = []
-    for y, row in enumerate(symbol.rows):
-        line = f" {size - 1 - y} "
-        x = 0
-        for run in row.split("0"):  # the runs of dark modules, each followed by one light module
-            if run:
-                out.append(f"{x}{line}{len(run)} 1 re")
-                x += len(run) + 1
-            else:
-                x += 1
-    out.append("f")
-    return "\n".join(out)
+    samples = base64.a85encode(qr_mask(symbol)).decode("ascii")
+    return f"BI /W {symbol.size} /H {symbol.size} /IM true /I false /D [1 0] /F /A85 ID {samples}~> EI"
 
 
 def draw_qr(canvas: Canvas, symbol: QrSymbol, x: float, y: float, module: float) -> None:
     """The symbol (without quiet zone) with its bottom-left corner at (x, y) pt, ``module`` pt a module."""
+    side = symbol.size * module
     canvas.saveState()
     canvas.setFillGray(0)
-    canvas.translate(x, y)
-    canvas.scale(module, module)
-    canvas.addLiteral(qr_operators(symbol))
+    canvas.transform(side, 0, 0, side, x, y)
+    canvas.addLiteral(qr_inline_image(symbol))
     canvas.restoreState()
 
 

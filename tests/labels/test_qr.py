@@ -7,7 +7,9 @@ both must give exactly what qrcode alone gives.
 
 from __future__ import annotations
 
+import base64
 import random
+import re
 
 import pytest
 import qrcode
@@ -85,23 +87,25 @@ def test_payloads_outside_the_alphanumeric_set_are_refused() -> None:
 
 
 @pytest.mark.parametrize("seed", range(5))
-def test_the_pdf_rectangles_cover_exactly_the_dark_modules(seed: int) -> None:
-    from labels.pdf import qr_operators
+def test_the_pdf_image_mask_has_one_bit_for_each_module(seed: int) -> None:
+    from labels.pdf import qr_inline_image
 
     rng = random.Random(seed)
     symbol = qr_symbol(_payload(rng, rng.randrange(1, 300)))
     size = symbol.size
-    grid = [["0"] * size for _ in range(size)]
-    lines = qr_operators(symbol).splitlines()
-    assert lines[-1] == "f"
-    for line in lines[:-1]:
-        x, y, width, height, op = line.split()
-        assert (op, height) == ("re", "1")
-        for column in range(int(x), int(x) + int(width)):
-            row = size - 1 - int(y)
-            assert grid[row][column] == "0"  # no module drawn twice
-            grid[row][column] = "1"
-    assert ["".join(r) for r in grid] == list(symbol.rows)
+    match = re.fullmatch(
+        rf"BI /W {size} /H {size} /IM true /I false /D \[1 0\] /F /A85 ID (\S+)~> EI",
+        qr_inline_image(symbol),
+    )
+    assert match is not None
+    samples = base64.a85decode(match[1])
+    width = (size + 7) // 8
+    assert len(samples) == width * size
+    rows = [samples[i * width : (i + 1) * width] for i in range(size)]
+    # Row by row from the top, the most significant bit first; the padding bits are 0.
+    bits = [format(int.from_bytes(row, "big"), f"0{8 * width}b") for row in rows]
+    assert [b[:size] for b in bits] == list(symbol.rows)
+    assert all(set(b[size:]) <= {"0"} for b in bits)
 
 
 def test_the_fixed_label_mask_is_never_far_from_the_best() -> None:

@@ -1,5 +1,7 @@
 """Every layout rendered, rasterised (pypdfium2) at 300 and 150 dpi, and every QR code decoded
-(zxing-cpp): the payloads, level Q, and where each symbol landed on the sheet.
+(zxing-cpp): the payloads, level Q, and where each symbol landed on the sheet; every module
+rasterised pure black or white (the image mask is not smoothed); 1,000 labels ≤ 2 MB in every
+layout.
 
 Also: ZPL structure and payloads, byte-reproducible output, and refusals of bad input.
 No mocks: real reportlab output, a real PDF rasteriser, a real QR decoder.
@@ -167,11 +169,15 @@ def test_every_label_decodes_at_300_and_150_dpi_with_level_q_where_it_belongs(la
                 verify_payload(barcode.text, [VKEY], BASE)
 
 
-def test_labels_are_drawn_as_vectors_not_images() -> None:
-    pdf = render_labels_pdf(make_labels(3), layout_named("3474"))
+def test_each_qr_code_is_one_inline_image_mask() -> None:
+    labels = make_labels(3)
+    pdf = render_labels_pdf(labels, layout_named("3474"))
+    content = zlib_streams(pdf)
+    # No image objects, no page resources: the samples sit in the content stream.
     assert b"/Subtype /Image" not in pdf
     assert b"/XObject" not in pdf
-    assert b" re\n" in zlib_streams(pdf)
+    assert content.count(b" /IM true /I false ") == len(labels)
+    assert b" re\n" not in content
 
 
 def zlib_streams(pdf: bytes) -> bytes:
@@ -180,10 +186,27 @@ def zlib_streams(pdf: bytes) -> bytes:
     return b"".join(zlib.decompress(s) for s in re.findall(rb"stream\r?\n(.*?)endstream", pdf, re.S))
 
 
-def test_a_thousand_sheet_labels_stay_under_two_megabytes() -> None:
-    labels = make_labels(1000)
-    assert len(render_labels_pdf(labels, layout_named("3474"))) <= 2_000_000
-    assert len(render_labels_pdf(labels, layout_named("l7163"))) <= 2_000_000
+@pytest.mark.parametrize("layout", LAYOUTS, ids=lambda layout: layout.name)
+@pytest.mark.parametrize("dpi", [300, 150])
+def test_every_module_rasterises_pure_black_or_white(layout: Layout, dpi: int) -> None:
+    """The image mask is not smoothed: each module's centre pixel is exactly 0 or 255."""
+    label = make_labels(1, first=7)[0]
+    image = rasterise(render_labels_pdf([label], layout), dpi)[0]
+    symbol = qr_symbol(label.payload)
+    inner = qr_placement(layout, layout.label_box(1), symbol).symbol_box
+    module = inner.width / symbol.size
+    px = dpi / 25.4
+    for row in range(symbol.size):
+        y = int((layout.page_height - inner.top + (row + 0.5) * module) * px)
+        pixels = [
+            image.getpixel((int((inner.x + (col + 0.5) * module) * px), y)) for col in range(symbol.size)
+        ]
+        assert "".join("1" if v == 0 else "0" if v == 255 else "?" for v in pixels) == symbol.rows[row]
+
+
+@pytest.mark.parametrize("layout", LAYOUTS, ids=lambda layout: layout.name)
+def test_a_thousand_labels_stay_under_two_megabytes(layout: Layout) -> None:
+    assert len(render_labels_pdf(make_labels(1000), layout)) <= 2_000_000
 
 
 # --------------------------------------------------------------------------
