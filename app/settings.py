@@ -46,6 +46,12 @@ class Settings(BaseSettings):
     #: Log lines as JSON (one object per line) or for people ("console").
     log_format: str = "json"
 
+    # Web pages.
+    #: Mark the session cookie ``Secure`` (set it whenever the pages are served over HTTPS).
+    web_cookie_secure: bool = False
+    #: How long a sign-in lasts (hours).
+    web_session_hours: int = 12
+
     # Witnesses (docs/format.md §11).
     #: Witnesses asked to cosign checkpoints: "<vkey>@<submission URL prefix>" each; in the
     #: environment a JSON list or entries separated by whitespace or commas.

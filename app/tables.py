@@ -298,3 +298,46 @@ class LabelKeyRow(SQLModel, table=True):
 
 LABEL_PRINTS = LabelPrintRow.__table__  # type: ignore[attr-defined]
 LABEL_KEYS = LabelKeyRow.__table__  # type: ignore[attr-defined]
+
+
+# ---------------------------------------------------------------------------
+# People who sign in to the web pages (migration 0007_web_users): access control, not evidence.
+
+
+class WebUserRow(SQLModel, table=True):
+    """A person: a login bound to one party and a subset of its roles.
+
+    ``password_hash`` is ``scrypt$<n>$<r>$<p>$<salt b64>$<hash b64>`` (parameters stored with
+    the hash, so they can be raised later); ``link_digest`` is the SHA-256 of a one-time
+    sign-in link's token, never the token itself.
+    """
+
+    __tablename__ = "web_users"
+
+    login: str = Field(sa_column=Column(String(64), primary_key=True))
+    display_name: str = Field(sa_column=Column(String(200), nullable=False))
+    party: str = Field(sa_column=Column(String(80), nullable=False))
+    roles: str = Field(sa_column=Column(Text, nullable=False))
+    password_hash: str | None = Field(sa_column=Column(Text, nullable=True))
+    created_at: str = Field(sa_column=Column(String(40), nullable=False))
+    disabled_at: str | None = Field(sa_column=Column(String(40), nullable=True))
+    link_digest: str | None = Field(sa_column=Column(String(64), nullable=True, unique=True))
+    link_expires_at: str | None = Field(sa_column=Column(String(40), nullable=True))
+
+
+class WebSessionRow(SQLModel, table=True):
+    """A signed-in browser: the SHA-256 of the cookie's random session id, never the id itself."""
+
+    __tablename__ = "web_sessions"
+    __table_args__ = (Index("ix_web_sessions_login", "login"),)
+
+    digest: str = Field(sa_column=Column(String(64), primary_key=True))
+    login: str = Field(sa_column=Column(String(64), nullable=False))
+    csrf: str = Field(sa_column=Column(String(64), nullable=False))
+    created_at: str = Field(sa_column=Column(String(40), nullable=False))
+    expires_at: str = Field(sa_column=Column(String(40), nullable=False))
+    revoked_at: str | None = Field(sa_column=Column(String(40), nullable=True))
+
+
+WEB_USERS = WebUserRow.__table__  # type: ignore[attr-defined]
+WEB_SESSIONS = WebSessionRow.__table__  # type: ignore[attr-defined]

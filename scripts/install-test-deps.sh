@@ -20,6 +20,8 @@ DEPS=(
   # tests/app/test_go_interop.py: the Go toolchain and x/mod's sumdb/note, sumdb/tlog
   "cmd:go golang-go"
   "dpkg:golang-golang-x-mod-dev golang-golang-x-mod-dev"
+  # tests/web: Playwright drives Debian's chromium (executable_path), never a downloaded browser
+  "cmd:chromium chromium"
 )
 
 is_present() {

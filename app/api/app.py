@@ -10,10 +10,12 @@ from typing import Any
 import structlog
 from fastapi import FastAPI
 
+from app import web
 from app.api import problems
 from app.api.middleware import EdgeMiddleware, RateLimiter
 from app.api.routes import (
     connectors,
+    drafts,
     enrolments,
     export,
     fleet,
@@ -28,7 +30,6 @@ from app.api.routes import (
     seals,
     statements,
 )
-from app import web
 from app.logging_setup import configure_logging
 from app.services.appender import GroupAppender
 from app.services.context import LedgerContext
@@ -50,6 +51,7 @@ ROUTE_MODULES = (
     labels,
     export,
     reports,
+    drafts,
 )
 API_PREFIX = "/api/v1"
 DESCRIPTION = """

@@ -5,28 +5,15 @@ See :mod:`app.cli.common` for the exit codes; they are a stable interface.
 
 from __future__ import annotations
 
+import importlib
 import sys
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import click
 import typer
 from sqlalchemy.exc import SQLAlchemyError
 
-import app.cli.api_cmds as api_cmds
-import app.cli.audit_cmds as audit_cmds
-import app.cli.connector_cmds as connector_cmds
-import app.cli.custody_cmds as custody_cmds
-import app.cli.demo_cmds as demo_cmds
-import app.cli.export_cmds as export_cmds
-import app.cli.fleet_cmds as fleet_cmds
-import app.cli.handover_cmds as handover_cmds
-import app.cli.incident_cmds as incident_cmds
-import app.cli.labels_cmds as labels_cmds
-import app.cli.practice_cmds as practice_cmds
-import app.cli.report_cmds as report_cmds
-import app.cli.seal_cmds as seal_cmds
-import app.cli.witness_cmds as witness_cmds
-from app.cli import admin, bench, ledger_cmds, log
 from app.cli.common import EXIT_CODES_HELP, EXIT_ENVIRONMENT, EXIT_INPUT, EXIT_INTERNAL, exit_code_for
 from ledger.errors import LedgerError
 
@@ -37,40 +24,127 @@ _EXIT_ERRORS = (click.exceptions.Exit, typer.Exit)
 _ABORT_ERRORS = (click.exceptions.Abort, typer.Abort)
 _USAGE_ERRORS = (click.ClickException, _CLICK_EXCEPTION)
 
-cli = typer.Typer(
-    name="custody",
-    help="Konnektor Custody Ledger: a tamper-evident chain-of-custody log for TI connectors.\n\n"
-    + EXIT_CODES_HELP,
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
+_HELP = (
+    "Konnektor Custody Ledger: a tamper-evident chain-of-custody log for TI connectors.\n\n" + EXIT_CODES_HELP
 )
-ledger_cmds.register(cli)
-cli.add_typer(log.app, name="log")
-cli.add_typer(admin.party_app, name="party")
-cli.add_typer(admin.key_app, name="key")
-cli.add_typer(admin.role_app, name="role")
-cli.add_typer(bench.app, name="bench")
-cli.add_typer(connector_cmds.app, name="connector")
-cli.add_typer(seal_cmds.app, name="seal")
-custody_cmds.register(cli)
-cli.add_typer(handover_cmds.app, name="handover")
-cli.add_typer(incident_cmds.app, name="incident")
-cli.add_typer(practice_cmds.app, name="practice")
-cli.add_typer(fleet_cmds.app, name="fleet")
-cli.add_typer(report_cmds.app, name="report")
-demo_cmds.register(cli)
-api_cmds.register(cli)
-labels_cmds.register(cli)
-export_cmds.register(cli)
-witness_cmds.register(cli)
-audit_cmds.register(cli)
+
+
+def _group(attribute: str, name: str) -> Callable[[Any, typer.Typer], None]:
+    def register(module: Any, cli: typer.Typer) -> None:
+        cli.add_typer(getattr(module, attribute), name=name)
+
+    return register
+
+
+def _own(module: Any, cli: typer.Typer) -> None:
+    module.register(cli)
+
+
+#: Command modules in help order, each with how it adds itself to ``custody``.
+REGISTRATIONS: dict[str, tuple[Callable[[Any, typer.Typer], None], ...]] = {
+    "ledger_cmds": (_own,),
+    "log": (_group("app", "log"),),
+    "admin": (_group("party_app", "party"), _group("key_app", "key"), _group("role_app", "role")),
+    "bench": (_group("app", "bench"),),
+    "connector_cmds": (_group("app", "connector"),),
+    "seal_cmds": (_group("app", "seal"),),
+    "custody_cmds": (_own,),
+    "handover_cmds": (_group("app", "handover"),),
+    "incident_cmds": (_group("app", "incident"),),
+    "practice_cmds": (_group("app", "practice"),),
+    "fleet_cmds": (_group("app", "fleet"),),
+    "report_cmds": (_group("app", "report"),),
+    "user_cmds": (_group("app", "user"),),
+    "demo_cmds": (_own,),
+    "api_cmds": (_own,),
+    "labels_cmds": (_own,),
+    "export_cmds": (_own,),
+    "witness_cmds": (_own,),
+    "audit_cmds": (_own,),
+}
+
+#: Top-level command → the modules that define it (``log cosign`` comes from the witness
+#: module). A process imports only these: every command module pulls in its services, and
+#: importing all of them (PDF rendering, reports, the HTTP client …) would cost each short
+#: command most of a second. tests/app/test_cli_startup.py checks this table against the
+#: commands the full CLI has.
+COMMAND_MODULES: dict[str, tuple[str, ...]] = {
+    **dict.fromkeys(("init", "status", "verify"), ("ledger_cmds",)),
+    "log": ("log", "witness_cmds"),
+    **dict.fromkeys(("party", "key", "role"), ("admin",)),
+    "bench": ("bench",),
+    "connector": ("connector_cmds",),
+    "seal": ("seal_cmds",),
+    **dict.fromkeys(
+        (
+            "store",
+            "ship",
+            "receive",
+            "install",
+            "ti-register",
+            "firmware",
+            "lzv",
+            "service-visit",
+            "deregister",
+            "remove",
+            "return-ship",
+            "decommission",
+            "destroy",
+            "lost",
+            "stolen",
+            "correct",
+            "rebuild-projections",
+        ),
+        ("custody_cmds",),
+    ),
+    "handover": ("handover_cmds",),
+    "incident": ("incident_cmds",),
+    "practice": ("practice_cmds",),
+    "fleet": ("fleet_cmds",),
+    "report": ("report_cmds",),
+    "user": ("user_cmds",),
+    "demo": ("demo_cmds",),
+    **dict.fromkeys(("serve", "token"), ("api_cmds",)),
+    **dict.fromkeys(("labels", "scan"), ("labels_cmds",)),
+    "export": ("export_cmds",),
+    "witness": ("witness_cmds",),
+    "audit": ("audit_cmds",),
+}
+
+
+def _root() -> None:
+    pass
+
+
+def build_cli(argv: Sequence[str] | None = None) -> typer.Typer:
+    """The ``custody`` command, with only the modules ``argv``'s command needs (all for help)."""
+    cli = typer.Typer(
+        name="custody", help=_HELP, no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False
+    )
+    # A callback keeps ``custody`` a group even when only one command is registered (typer
+    # would otherwise run a lone command without its name).
+    cli.callback()(_root)
+    command = next((arg for arg in argv or () if not arg.startswith("-")), None)
+    modules = COMMAND_MODULES.get(command or "", tuple(REGISTRATIONS))
+    for name in modules:
+        module = importlib.import_module(f"app.cli.{name}")
+        for register in REGISTRATIONS[name]:
+            register(module, cli)
+    return cli
+
+
+def __getattr__(name: str) -> Any:
+    # ``app.cli.cli``: the whole command tree, for tools that introspect it.
+    if name == "cli":
+        return build_cli()
+    raise AttributeError(name)
 
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``custody`` script: no traceback ever reaches the user."""
+    args = list(sys.argv[1:] if argv is None else argv)
     try:
-        code = cli(args=argv, standalone_mode=False)
+        code = build_cli(args)(args=args, prog_name="custody", standalone_mode=False)
     except _EXIT_ERRORS as exc:
         code = exc.exit_code
     except _ABORT_ERRORS:

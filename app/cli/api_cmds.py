@@ -10,7 +10,7 @@ import typer
 from app.cli.common import DbOption, JsonOption, emit_json, existing_context
 from app.keyfiles import read_key_file, resolve_passphrase
 from app.logging_setup import uvicorn_log_config
-from app.services import tokens
+from app.services import people, tokens
 from app.services.setup import ledger_status
 from ledger.errors import InvalidInput
 from ledger.kinds import ROLES
@@ -153,7 +153,8 @@ def demo(
     url: Annotated[str, typer.Option(help="The service URL to print.")] = "http://127.0.0.1:8000",
     json_out: JsonOption = False,
 ) -> None:
-    """DEMO LEDGERS ONLY: a fresh token per role (revoking earlier demo tokens), printed with the URL."""
+    """DEMO LEDGERS ONLY: a fresh token per role (revoking earlier demo tokens) and a demo person per
+    role for the web pages (login = the role, a fresh password), printed with the URL."""
     ctx = existing_context(db)
     ctx.require_initialised()
     for row in tokens.list_tokens(ctx):
@@ -172,10 +173,15 @@ def demo(
         issued[role] = {"party": holder, "token": token}
     if not issued:
         raise InvalidInput("no parties with roles: seed the demo first (`custody demo`)")
+    # One person per role for the web pages (login = the role), with a fresh password.
+    demo_people = people.demo_people(ctx)
     if json_out:
-        emit_json({"url": url, "tokens": issued})
+        emit_json({"url": url, "tokens": issued, "people": demo_people})
         return
     typer.echo(f"Konnektor Custody Ledger at {url}/  (API docs: {url}/docs)")
     typer.echo("Demo API tokens (Authorization: Bearer <token>):")
     for role, item in issued.items():
         typer.echo(f"  {role:<13} {item['party']:<24} {item['token']}")
+    typer.echo(f"Demo people for the web pages (sign in at {url}/login):")
+    for person in demo_people:
+        typer.echo(f"  {person['login']:<13} {person['party']:<24} password {person['password']}")

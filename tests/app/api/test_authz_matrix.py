@@ -22,7 +22,6 @@ from typing import Any
 import pytest
 
 from app.services import labels
-
 from tests.app.api.conftest import PREFIX, Api, copy_ledger, serve
 
 ROLES = ("admin", "manufacturer", "warehouse", "carrier", "technician", "practice", "auditor")
@@ -73,6 +72,9 @@ POLICY: dict[tuple[str, str], str | frozenset[str]] = {
     ("GET", "/reports/connectors/{subject}"): AUDITORS,
     ("GET", "/reports/seals"): AUDITORS,
     ("GET", "/epcis"): AUDITORS,
+    ("POST", "/drafts"): ANY,
+    ("POST", "/drafts/batch"): ANY,
+    ("GET", "/drafts/install-context"): frozenset({"technician", "admin"}),
 }
 
 #: Operations that always answer 2xx to an allowed caller with the sample values below.
@@ -102,6 +104,7 @@ ANSWERS_2XX = {
         "/reports/connectors/{subject}",
         "/reports/seals",
         "/epcis",
+        "/drafts/install-context",
     )
 }
 
