@@ -192,10 +192,25 @@ class EdgeMiddleware:
                         raise _BodyTooLarge
                 return message
 
+            refused = False
+
+            async def app_send(message: Message) -> None:
+                # The framework turns an exception raised while it reads the body into its
+                # own 400 ("error parsing the body"); the answer to an oversized body is 413
+                # whatever the route made of the truncated stream, so it replaces theirs.
+                nonlocal refused
+                if too_large:
+                    if not refused:
+                        refused = True
+                        await refuse(413, "http.too_large", f"request body larger than {self.max_body} bytes")
+                    return
+                await send_with_headers(message)
+
             try:
-                await self.app(scope, limited_receive, send_with_headers)
+                await self.app(scope, limited_receive, app_send)
             except _BodyTooLarge:
-                await refuse(413, "http.too_large", f"request body larger than {self.max_body} bytes")
+                if not refused:
+                    await refuse(413, "http.too_large", f"request body larger than {self.max_body} bytes")
         finally:
             state = scope.get("state") or {}
             log.info(

@@ -119,6 +119,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> ProblemResponse:
         codes = {
+            400: "http.bad_request",  # e.g. a body that is not JSON (or not UTF-8) at all
             404: "http.not_found",
             405: "http.method_not_allowed",
             413: "http.too_large",

@@ -1,10 +1,11 @@
-"""The ``custody`` console script, run as a real process against real ledgers.
+"""The ``custody`` console script against real ledgers.
 
-Every test starts ``.venv/bin/custody`` with ``subprocess`` (stdin not a
-terminal, passphrases in the environment, the working directory a temporary
-one so that no ``.env`` or ``./var`` of the checkout is touched) against a
-real SQLite file, and the init/append/verify/proof path also against a real
-PostgreSQL database. Nothing is mocked.
+Commands run through the script's entry point, ``app.cli:main``, in this
+process (tests/cli_runner.py: stdin empty, passphrases in the command's own
+environment, the working directory a temporary one so that no ``.env`` or
+``./var`` of the checkout is touched); ``test_the_installed_script_*`` start
+``.venv/bin/custody`` as real processes. All against a real SQLite file, and
+the init/append/verify/proof path also against a real PostgreSQL database. Nothing is mocked.
 
 The exit-code contract (app/cli/common.py): 0 ok; 1 verification failed or a
 rule/authorisation refused; 2 usage or input error; 3 environment failure;
@@ -42,6 +43,7 @@ from ledger.checkpoint import open_checkpoint
 from ledger.keys import PublicKey
 from ledger.merkle import hash_leaf, verify_consistency, verify_inclusion
 from ledger.note import parse_vkey
+from tests.cli_runner import run_in_process
 from tests.helpers import ADMIN, KEY_PASSPHRASE, LOG_PASSPHRASE, ORIGIN
 
 REPO = Path(__file__).resolve().parents[2]
@@ -116,6 +118,14 @@ class Run:
 
 
 def custody(*args: object, cwd: Path, env: dict[str, str] | None = None) -> Run:
+    """``custody ARGS`` through the script's entry point, in this process (tests/cli_runner.py)."""
+    argv = tuple(str(a) for a in args)
+    code, stdout, stderr = run_in_process(argv, cwd=cwd, env=env if env is not None else cli_env())
+    return Run(argv, code, stdout, stderr.decode("utf-8", "replace"))
+
+
+def custody_process(*args: object, cwd: Path, env: dict[str, str] | None = None) -> Run:
+    """``custody ARGS`` as a new process of the installed script."""
     argv = tuple(str(a) for a in args)
     proc = subprocess.run(
         [str(CUSTODY), *argv],
@@ -950,3 +960,30 @@ def test_postgres_init_append_verify_proofs(postgres_url: str, tmp_path: Path) -
     verify_consistency(3, 5, [bytes.fromhex(p) for p in proof["proof"]], roots[3], roots[5])
     assert_error(out_of_range[0], 2, "not in a tree")
     assert_error(out_of_range[1], 2, "no tree")
+
+
+# --------------------------------------------------------------------------
+# The installed script, as a new process
+
+
+def test_the_installed_script_runs_commands_and_reports_errors_as_one_line(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path}/script.db"
+    created = custody_process("init", "--db", db, "--json", cwd=tmp_path)
+    assert created.code == 0, str(created)
+    assert set(created.json()) >= INIT_KEYS
+    status = custody_process("status", "--db", db, "--json", cwd=tmp_path)
+    assert status.code == 0, str(status)
+    assert status.json()["size"] == created.json()["size"]
+    verified = custody_process("verify", "--db", db, "--json", cwd=tmp_path)
+    assert verified.code == 0, str(verified)
+    assert verified.json()["valid"] is True
+    missing = custody_process("status", "--db", f"sqlite:///{tmp_path}/none.db", cwd=tmp_path)
+    assert missing.code == 2, str(missing)
+    assert len(missing.stderr.splitlines()) == 1, str(missing)
+    assert missing.stderr.startswith("error: "), str(missing)
+    usage = custody_process("no-such-command", cwd=tmp_path)
+    assert usage.code == 2, str(usage)
+    assert "Traceback" not in usage.stderr
+    helped = custody_process("--help", cwd=tmp_path)
+    assert helped.code == 0, str(helped)
+    assert "Exit codes" in helped.out

@@ -1,8 +1,9 @@
-"""The custody commands of the ``custody`` console script, run as real processes.
+"""The custody commands of the ``custody`` console script.
 
-Every command under test is ``.venv/bin/custody`` started with ``subprocess``
-(stdin not a terminal, passphrases in the environment, a temporary working
-directory) against a real SQLite ledger, and one lifecycle against a real
+Every command under test runs through the script's entry point, ``app.cli:main``,
+in this process (tests/cli_runner.py: its own environment with the passphrases,
+stdin empty, a temporary working directory, its own stdout and stderr) against a
+real SQLite ledger, and one lifecycle against a real
 PostgreSQL database. Nothing is mocked.
 
 Setup that is not under test — the ledger, its parties and their key files,
@@ -24,7 +25,6 @@ import re
 import shlex
 import shutil
 import sqlite3
-import subprocess
 import sys
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -42,6 +42,7 @@ from app.services.context import LedgerContext
 from app.services.setup import init_ledger
 from app.settings import Settings
 from ledger.custody.ids import seal_id
+from tests.cli_runner import run_in_process
 from tests.helpers import ADMIN, KEY_PASSPHRASE, LOG_PASSPHRASE, ORIGIN, LedgerFixture
 
 REPO = Path(__file__).resolve().parents[2]
@@ -149,16 +150,9 @@ class Ledger:
 
     def run(self, command: str, env: dict[str, str] | None = None) -> Run:
         argv = tuple(shlex.split(command))
-        proc = subprocess.run(
-            [str(CUSTODY), *argv],
-            cwd=self.root,
-            env=env or self.env(),
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            timeout=120,
-            check=False,
-        )
-        return Run(argv, proc.returncode, proc.stdout.decode(), proc.stderr.decode("utf-8", "replace"))
+        # In this process, through the script's own entry point (tests/cli_runner.py).
+        code, stdout, stderr = run_in_process(argv, cwd=self.root, env=env or self.env())
+        return Run(argv, code, stdout.decode(), stderr.decode("utf-8", "replace"))
 
     def ok(self, command: str) -> str:
         return ok(self.run(command)).out

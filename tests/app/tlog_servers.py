@@ -27,6 +27,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from tests.cli_runner import run_in_process
 from tests.helpers import KEY_PASSPHRASE, LOG_PASSPHRASE, LedgerFixture, new_ledger_fixture
 
 REPO = Path(__file__).resolve().parents[2]
@@ -74,17 +75,12 @@ class Run:
 def custody(
     *args: object, cwd: Path, extra_env: dict[str, str | None] | None = None, timeout: float = 120
 ) -> Run:
+    """``custody ARGS`` through the script's entry point, in this process (tests/cli_runner.py);
+    the servers it talks to are real processes. ``timeout`` bounds the servers' answers only."""
+    del timeout
     argv = tuple(str(a) for a in args)
-    proc = subprocess.run(
-        [str(CUSTODY), *argv],
-        cwd=cwd,
-        env=env(**(extra_env or {})),
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        timeout=timeout,
-        check=False,
-    )
-    return Run(argv, proc.returncode, proc.stdout.decode("utf-8"), proc.stderr.decode("utf-8", "replace"))
+    code, stdout, stderr = run_in_process(argv, cwd=cwd, env=env(**(extra_env or {})))
+    return Run(argv, code, stdout.decode("utf-8"), stderr.decode("utf-8", "replace"))
 
 
 def ok(run: Run) -> Run:
