@@ -40,11 +40,12 @@ DOCS_CSP = (
 )
 # The web pages (everything outside /api and /docs): our own scripts, styles and images
 # only — no inline script, style or event handler can run, so an injected string cannot
-# become code. Camera frames and generated images come as blob:/data: URLs.
+# become code. Camera frames and generated images come as blob:/data: URLs. The only
+# worker is our own service worker (/sw.js, the install page's offline copy).
 PAGE_CSP = (
     b"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
-    b"media-src 'self' blob:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
-    b"form-action 'self'"
+    b"media-src 'self' blob:; connect-src 'self'; worker-src 'self'; frame-ancestors 'none'; "
+    b"base-uri 'none'; form-action 'self'"
 )
 
 

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
 
 from app.errors import OperationalError
 from ledger.errors import InvalidInput
@@ -14,11 +17,14 @@ class OutputNotWritable(OperationalError):
     code = "operational.output_file"
 
 
-def write_atomic(path: Path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` through a temporary file in the same directory.
+@contextmanager
+def atomic_output(path: Path) -> Iterator[BinaryIO]:
+    """A file to write ``path``'s new content into; it replaces ``path`` when the block ends.
 
-    The temporary file is flushed to disk and renamed over ``path``; on any
-    failure it is removed, so a failed export never leaves a partial file.
+    The content goes to a temporary file in the same directory (so the rename is atomic),
+    is flushed to disk, and renamed over ``path`` only if the block finishes; on any
+    failure, the temporary file is removed and the exception propagates — a failed export
+    or print never leaves a partial file, and never a success without one.
     """
     target = Path(path)
     directory = target.parent if str(target.parent) else Path(".")
@@ -31,8 +37,8 @@ def write_atomic(path: Path, data: bytes) -> Path:
     except OSError as exc:
         raise OutputNotWritable(f"cannot write in {directory}: {exc.strerror or exc}") from None
     try:
-        with os.fdopen(handle, "wb") as file:
-            file.write(data)
+        with os.fdopen(handle, "w+b") as file:
+            yield file
             file.flush()
             os.fsync(file.fileno())
         os.chmod(temporary, 0o644)
@@ -43,4 +49,10 @@ def write_atomic(path: Path, data: bytes) -> Path:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
-    return target
+
+
+def write_atomic(path: Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` whole or not at all (see :func:`atomic_output`)."""
+    with atomic_output(path) as file:
+        file.write(data)
+    return Path(path)

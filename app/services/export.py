@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
-import os
 import stat
-import tempfile
 import zipfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -28,7 +26,7 @@ from typing import Any
 from sqlalchemy import select
 
 from app import queries
-from app.errors import OperationalError
+from app.services.atomic_write import atomic_output
 from app.services.context import LedgerContext
 from app.services.custody import connector_subject
 from app.tables import ENTRIES
@@ -43,10 +41,6 @@ ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 _FILE_MODE = stat.S_IFREG | 0o644
 _WRITE_BLOCK = 1 << 20
 _SUBJECT_CHUNK = 500
-
-
-class ExportNotWritable(OperationalError):
-    code = "operational.output_file"
 
 
 @dataclass
@@ -115,30 +109,8 @@ class BundleWriter:
 @contextmanager
 def bundle_file(out: Path) -> Iterator[BundleWriter]:
     """Write a zip at ``out`` through a temporary file renamed into place on success."""
-    target = Path(out)
-    directory = target.parent if str(target.parent) else Path(".")
-    if not directory.is_dir():
-        raise InvalidInput(f"cannot write {target}: directory {directory} does not exist")
-    if target.is_dir():
-        raise InvalidInput(f"cannot write {target}: it is a directory")
-    try:
-        handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
-    except OSError as exc:
-        raise ExportNotWritable(f"cannot write in {directory}: {exc.strerror or exc}") from None
-    try:
-        with os.fdopen(handle, "w+b") as file:
-            with zipfile.ZipFile(file, "w", allowZip64=True) as archive:
-                yield BundleWriter(archive)
-            file.flush()
-            os.fsync(file.fileno())
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, target)
-    except OSError as exc:
-        Path(temporary).unlink(missing_ok=True)
-        raise ExportNotWritable(f"cannot write {target}: {exc.strerror or exc}") from None
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with atomic_output(out) as file, zipfile.ZipFile(file, "w", allowZip64=True) as archive:
+        yield BundleWriter(archive)
 
 
 def _digest(path: Path) -> tuple[int, str]:

@@ -28,8 +28,8 @@ from typing import Any
 from sqlalchemy import func, select
 
 from app import queries
-from app.errors import OperationalError
 from app.keyfiles import KeyFileMissing, read_key_file, resolve_passphrase, write_key_file
+from app.services.atomic_write import write_atomic
 from app.services.context import LedgerContext
 from app.tables import ENTRIES, LABEL_KEYS, LABEL_PRINTS, PARTIES, PRACTICES, SEALS
 from labels.delivery_note import paginate
@@ -81,10 +81,6 @@ class LabelAlreadyPrinted(Conflict):
 
 class LabelKeyMismatch(Conflict):
     code = "conflict.label_key"
-
-
-class OutputNotWritable(OperationalError):
-    code = "operational.output_file"
 
 
 def _chunks(values: Sequence[str]) -> Iterator[Sequence[str]]:
@@ -437,31 +433,7 @@ def record_prints(ctx: LedgerContext, rendered: RenderedLabels) -> str:
 
 def write_output(path: Path, content: bytes) -> None:
     """Write ``content`` to ``path`` whole or not at all (temporary file, then rename)."""
-    import os
-    import tempfile
-
-    directory = path.parent
-    if not directory.is_dir():
-        raise InvalidInput(f"cannot write {path}: directory {directory} does not exist")
-    if path.is_dir():
-        raise InvalidInput(f"cannot write {path}: it is a directory")
-    try:
-        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    except OSError as exc:
-        raise OutputNotWritable(f"cannot write in {directory}: {exc.strerror or exc}") from None
-    try:
-        with os.fdopen(handle, "wb") as file:
-            file.write(content)
-            file.flush()
-            os.fsync(file.fileno())
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except OSError as exc:
-        Path(temporary).unlink(missing_ok=True)
-        raise OutputNotWritable(f"cannot write {path}: {exc.strerror or exc}") from None
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    write_atomic(path, content)
 
 
 # --------------------------------------------------------------------------

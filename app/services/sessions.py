@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import threading
-import time
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -24,6 +22,7 @@ from sqlalchemy import select, update
 
 from app.services.context import LedgerContext
 from app.services.people import Person, effective_roles, get_person
+from app.services.short_cache import ShortLivedCache
 from app.services.tokens import Forbidden
 from app.tables import WEB_SESSIONS, WEB_USERS
 from ledger.encoding import b64url_encode
@@ -144,31 +143,4 @@ def forget_cached() -> None:
     _CACHE.clear()
 
 
-class _SessionCache:
-    def __init__(self) -> None:
-        self._items: dict[str, tuple[float, WebSession]] = {}
-        self._lock = threading.Lock()
-
-    def get(self, digest: str) -> WebSession | None:
-        with self._lock:
-            item = self._items.get(digest)
-        if item is None or item[0] < time.monotonic():
-            return None
-        return item[1]
-
-    def put(self, digest: str, session: WebSession) -> None:
-        with self._lock:
-            if len(self._items) > 10_000:
-                self._items.clear()
-            self._items[digest] = (time.monotonic() + CACHE_SECONDS, session)
-
-    def drop(self, digest: str) -> None:
-        with self._lock:
-            self._items.pop(digest, None)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-
-
-_CACHE = _SessionCache()
+_CACHE: ShortLivedCache[WebSession] = ShortLivedCache(CACHE_SECONDS)

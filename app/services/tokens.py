@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +20,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.services.context import LedgerContext
+from app.services.short_cache import ShortLivedCache
 from app.tables import API_TOKENS, PARTIES
 from ledger.encoding import b64url_encode
 from ledger.errors import AuthorizationError, Conflict, InvalidInput, LedgerError, NotFound
@@ -137,30 +136,7 @@ def list_tokens(ctx: LedgerContext, party: str | None = None) -> list[dict[str, 
     ]
 
 
-class _TokenCache:
-    def __init__(self) -> None:
-        self._items: dict[str, tuple[float, Principal]] = {}
-        self._lock = threading.Lock()
-
-    def get(self, digest: str) -> Principal | None:
-        with self._lock:
-            item = self._items.get(digest)
-        if item is None or item[0] < time.monotonic():
-            return None
-        return item[1]
-
-    def put(self, digest: str, principal: Principal) -> None:
-        with self._lock:
-            if len(self._items) > 10_000:
-                self._items.clear()
-            self._items[digest] = (time.monotonic() + CACHE_SECONDS, principal)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-
-
-_CACHE = _TokenCache()
+_CACHE: ShortLivedCache[Principal] = ShortLivedCache(CACHE_SECONDS)
 
 
 def cached_principal(token: str | None) -> Principal | None:

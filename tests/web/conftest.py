@@ -18,11 +18,14 @@ Browser fixtures (mark such tests ``pytest.mark.xdist_group("browser")``):
     Skips with the reason when Chromium or Playwright is missing — fails under CI=true.
 
 ``page_for`` (function) → ``page_for(role: str, lang: str = "de", *, signed_in: bool = True,
-    viewport: dict | None = None) -> Page``
+    viewport: dict | None = None, service_workers: str = "allow") -> Page``
     A new browser context per call (closed after the test) with the demo person of
     ``role`` signed in (session cookie set directly) and the language cookie set; its
     console errors, page errors and CSP violations are collected — see ``console_errors``.
     ``page_for("anonymous")`` (or ``signed_in=False``) gives a page without a session.
+    Service workers (the install page registers one) are allowed, as in a real browser;
+    each context starts without any, and ``context.set_offline`` covers their requests too
+    (Playwright routes service-worker network through the context); ``"block"`` disables them.
 
 ``console_errors`` (function) → ``console_errors(page, *, http: bool = False) -> list[str]``
     Console errors, uncaught exceptions and Content-Security-Policy violations seen by a
@@ -198,12 +201,18 @@ def page_for(browser: Any, live: LiveServer) -> Iterator[Callable[..., Any]]:
     contexts: list[Any] = []
 
     def make(
-        role: str, lang: str = "de", *, signed_in: bool = True, viewport: dict[str, int] | None = None
+        role: str,
+        lang: str = "de",
+        *,
+        signed_in: bool = True,
+        viewport: dict[str, int] | None = None,
+        service_workers: str = "allow",
     ) -> Any:
         context = browser.new_context(
             base_url=live.url,
             locale="de-DE" if lang == "de" else "en-GB",
             viewport=viewport or {"width": 1280, "height": 900},
+            service_workers=service_workers,
         )
         contexts.append(context)
         cookies = [{"name": "kcl_lang", "value": lang, "url": live.url}]

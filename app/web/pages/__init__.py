@@ -9,6 +9,6 @@ template; role gates come from :mod:`app.web.deps`.
 
 from __future__ import annotations
 
-from app.web.pages import admin, audit, auth, connectors, handover, home, install, labels, scan
+from app.web.pages import admin, audit, auth, connectors, handover, home, install, labels, offline, scan
 
-PAGE_MODULES = (auth, home, connectors, audit, labels, admin, scan, handover, install)
+PAGE_MODULES = (auth, home, connectors, audit, labels, admin, scan, handover, install, offline)

@@ -14,9 +14,10 @@ from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Path, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from app.api.problems import problem
 from app.api.security import SESSION_COOKIE, web_session
 from app.services import people, sessions
 from app.services.people import SignInFailed
@@ -90,6 +91,22 @@ async def logout(request: Request, form: CheckedForm) -> Response:
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax")
     return response
+
+
+@router.get("/session/csrf")
+async def csrf_token(request: Request) -> Response:
+    """The session's CSRF token, for a page whose copy went stale (an install page opened
+    offline from the service worker's cache, after the person signed in again elsewhere).
+
+    It is what every page of the session already carries in ``<meta name="csrf-token">``;
+    another site cannot read the answer (same-origin policy, no CORS), and it is never cached.
+    """
+    session = await web_session(request)
+    if session is None:
+        return problem(
+            401, "auth.session_missing", "Authentication required", "not signed in", "/session/csrf"
+        )
+    return JSONResponse({"csrf_token": session.csrf})
 
 
 async def _signed_in(request: Request, person: people.Person, target: str) -> Response:

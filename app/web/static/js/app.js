@@ -26,6 +26,40 @@ export function csrfToken() {
   return meta ? meta.getAttribute("content") : "";
 }
 
+let csrfRefresh = null;
+
+/**
+ * Ask the server for the session's current CSRF token (GET /session/csrf) and put it in
+ * the page (the meta tag and every form's hidden field). A page can carry a stale one: the
+ * install page opened offline from the service worker's copy, after the person signed in
+ * again. Resolves to the token, or null (not signed in, offline).
+ */
+export function refreshCsrfToken() {
+  if (!csrfRefresh) {
+    csrfRefresh = (async () => {
+      try {
+        const response = await fetch("/session/csrf", {
+          credentials: "same-origin",
+          cache: "no-store",
+          headers: { Accept: "application/json" },
+        });
+        if (!response.ok) return null;
+        const token = (await response.json()).csrf_token;
+        if (!token) return null;
+        const meta = document.querySelector('meta[name="csrf-token"]');
+        if (meta) meta.setAttribute("content", token);
+        for (const field of document.querySelectorAll('input[type="hidden"][name="csrf_token"]')) field.value = token;
+        return token;
+      } catch (_) {
+        return null;
+      } finally {
+        csrfRefresh = null;
+      }
+    })();
+  }
+  return csrfRefresh;
+}
+
 /** The page's language ("de" or "en"). */
 export function lang() {
   return document.documentElement.lang || "de";
@@ -39,8 +73,22 @@ export function newIdempotencyKey() {
 /**
  * Call the API. `path` is either a full path ("/api/v1/…") or relative to /api/v1 ("/scan").
  * Returns parsed JSON, text, or a Blob (PDF and other binary answers); throws ApiError.
+ * A write refused for a stale CSRF token (403 auth.csrf) is sent once more with a fresh one
+ * (same Idempotency-Key, so it cannot happen twice).
  */
-export async function api(method, path, body = undefined, { idempotencyKey, headers = {}, signal } = {}) {
+export async function api(method, path, body = undefined, options = {}) {
+  const sent = csrfToken();
+  try {
+    return await apiOnce(method, path, body, options);
+  } catch (error) {
+    if (!(error instanceof ApiError) || error.status !== 403 || error.code !== "auth.csrf") throw error;
+    const fresh = await refreshCsrfToken();
+    if (!fresh || fresh === sent) throw error;
+    return apiOnce(method, path, body, options);
+  }
+}
+
+async function apiOnce(method, path, body, { idempotencyKey, headers = {}, signal } = {}) {
   const url = path.startsWith("/api/") ? path : API_PREFIX + path;
   const init = {
     method,

@@ -5,7 +5,9 @@
 //     the same canonical encoding (dsse.js) — the ledger re-checks the bytes either way;
 //   * the seal check and the installation are signed with the device key and queued in
 //     the outbox as ONE batch (the installation cites the check's nonce, rule 1), which
-//     is delivered on reconnect.
+//     is delivered on reconnect;
+//   * a service worker (sw.js, served as /sw.js) keeps this page and its files, so that
+//     it also OPENS offline after one online visit (network first for the page itself).
 
 import { ApiError, api, t } from "./app.js";
 import { PAYLOAD_TYPE, buildStatement, b64decode, envelope, timestamp } from "./dsse.js";
@@ -226,6 +228,12 @@ $("in-sign").addEventListener("click", async (event) => {
     wedge.focus();
   }
 });
+
+// Registered from here only: no other page is kept for offline use. Where service workers
+// are missing (or blocked), the page still works offline as long as it stays open.
+if ("serviceWorker" in navigator) {
+  navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch((error) => console.warn("service worker not registered:", error));
+}
 
 startField(root)
   .then((started) => {

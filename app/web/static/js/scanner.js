@@ -87,10 +87,11 @@ async function detector() {
       const wanted = ["qr_code", "data_matrix", "code_128"].filter((f) => formats.includes(f));
       if (wanted.length) {
         const native = new window.BarcodeDetector({ formats: wanted });
-        return async (video) => {
+        const read = async (video) => {
           const codes = await native.detect(video);
           return codes.length ? codes[0].rawValue : null;
         };
+        return { kind: "barcode-detector", read };
       }
     } catch {
       // fall through to jsQR
@@ -99,7 +100,7 @@ async function detector() {
   if (!window.jsQR) await loadScript("/static/vendor/jsqr/jsQR.js");
   const canvas = document.createElement("canvas");
   const context = canvas.getContext("2d", { willReadFrequently: true });
-  return async (video) => {
+  const read = async (video) => {
     if (!video.videoWidth) return null;
     canvas.width = video.videoWidth;
     canvas.height = video.videoHeight;
@@ -108,6 +109,7 @@ async function detector() {
     const code = window.jsQR(image.data, image.width, image.height, { inversionAttempts: "dontInvert" });
     return code ? code.data : null;
   };
+  return { kind: "jsqr", read };
 }
 
 // Start the camera into `video`; every new code read calls onScan. Returns stop().
@@ -115,7 +117,9 @@ export async function startCamera(video, onScan) {
   const stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" }, audio: false });
   video.srcObject = stream;
   await video.play();
-  const read = await detector();
+  const { kind, read } = await detector();
+  // Which decoder reads the frames ("barcode-detector" or "jsqr"): a hint for people and tests.
+  video.dataset.decoder = kind;
   let running = true;
   let last = null;
   let lastAt = 0;
