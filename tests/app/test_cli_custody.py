@@ -37,11 +37,12 @@ import pytest
 from pydantic import SecretStr
 
 from app.keyfiles import write_key_file
-from app.services import custody, handover, practices
+from app.services import custody, enrolment, handover, practices
 from app.services.context import LedgerContext
 from app.services.setup import init_ledger
 from app.settings import Settings
 from ledger.custody.ids import seal_id
+from ledger.keys import Algorithm, SigningKey
 from tests.cli_runner import run_in_process
 from tests.helpers import ADMIN, KEY_PASSPHRASE, LOG_PASSPHRASE, ORIGIN, LedgerFixture
 
@@ -868,3 +869,38 @@ def test_lifecycle_on_postgresql(pg_ledger: Ledger) -> None:
     ]
     assert led.json("rebuild-projections")["size"] == view["history"][-1]["index"] + 1
     assert led.verified()  # also compares the rebuilt tables with a replay
+
+
+def test_enrolments_are_listed_approved_and_rejected_from_the_command_line(ledger: Ledger) -> None:
+    settings = Settings(
+        database_url=ledger.url,
+        key_dir=ledger.key_dir,
+        log_key_passphrase=SecretStr(LOG_PASSPHRASE),
+        key_passphrase=SecretStr(KEY_PASSPHRASE),
+    )
+    ctx = LedgerContext.open(settings)
+    try:
+        browser = SigningKey.generate(Algorithm.ECDSA_P256_SHA256, os.urandom(64))
+        phone = SigningKey.generate(Algorithm.ED25519, os.urandom(32))
+        first = enrolment.submit_enrolment(ctx, TECH, enrolment.spki_of(browser.public_key), "Tablet")
+        second = enrolment.submit_enrolment(ctx, TECH, enrolment.spki_of(phone.public_key), "Phone")
+    finally:
+        ctx.engine.dispose()
+    listed = ledger.json("enrolment list")
+    assert [row["enrolment_id"] for row in listed] == [first.enrolment_id, second.enrolment_id]
+    size = ledger.size()
+    # Only an administrator's key.added is admitted: the technician's own approval is refused.
+    assert_error(ledger.run(f"enrolment approve {first.enrolment_id} --as {TECH}"), 1, "admin")
+    assert ledger.size() == size
+    approved = ledger.json(f"enrolment approve {first.enrolment_id} --as {ADMIN}")
+    assert approved["enrolment"]["status"] == "approved"
+    assert approved["enrolment"]["entry_index"] == size
+    assert ledger.size() == size + 1
+    assert_error(ledger.run(f"enrolment approve {first.enrolment_id} --as {ADMIN}"), 2, "")
+    rejected = ledger.json(f"enrolment reject {second.enrolment_id} --as {ADMIN} --reason 'not ours'")
+    assert (rejected["status"], rejected["reason"]) == ("rejected", "not ours")
+    assert ledger.json("enrolment list") == []
+    assert {row["status"] for row in ledger.json("enrolment list --status all")} == {"approved", "rejected"}
+    assert_error(ledger.run(f"enrolment reject {'0' * 32} --as {ADMIN} --reason x"), 2, "")
+    assert ledger.size() == size + 1
+    assert ledger.json("verify")["valid"] is True
