@@ -31,6 +31,7 @@ class LedgerContext:
     random_bytes: Callable[[int], bytes] = os.urandom
     _store: LogStore | None = field(default=None, repr=False)
     _signer_loaded: bool = field(default=False, repr=False)
+    _initialised: bool = field(default=False, repr=False)
 
     @classmethod
     def open(cls, settings: Settings, **kwargs: object) -> LedgerContext:
@@ -46,6 +47,11 @@ class LedgerContext:
         return self._store
 
     def require_initialised(self) -> None:
+        # Once initialised at this version's schema, a ledger stays so (its log only grows,
+        # and migrations only move forward): remember it, so that a request does not pay
+        # two database round trips to ask again.
+        if self._initialised:
+            return
         revision = schema_revision(self.engine)
         if revision is None or self.store.size() == 0:
             raise LedgerNotInitialised("the ledger is not initialised: run `custody init` first")
@@ -54,6 +60,7 @@ class LedgerContext:
                 f"the ledger schema is at {revision}, this version needs {head_revision()}: "
                 "run `custody init` to migrate it"
             )
+        self._initialised = True
 
     def writer(self) -> LogStore:
         """The log store with the checkpoint key loaded (needed to append)."""
