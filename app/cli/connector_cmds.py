@@ -24,6 +24,7 @@ from app.cli.custody_common import (
 )
 from app.services import custody
 from app.services.context import LedgerContext
+from app.services.custody_views import connector_fields, inspection_view
 from ledger.custody.records import CONNECTOR_STATES, ConnectorRecord
 from ledger.errors import InvalidInput
 
@@ -125,36 +126,12 @@ def connector_view(ctx: LedgerContext, record: ConnectorRecord) -> dict[str, Any
                 "corrected_by": item.corrected_by if item else None,
             }
         )
-    inspection = record.last_inspection
     return {
-        "connector": record.subject,
-        "vendor": record.vendor,
-        "serial": record.serial,
-        "product_code": record.product_code,
-        "state": record.state,
-        "custodian": record.custodian,
-        "location": record.location,
-        "bin": record.bin,
-        "practice": record.practice,
-        "firmware": record.firmware,
-        "smck_bound": record.smck_bound,
-        "seals": sorted(record.seals),
-        "seal_status": record.seal_status,
+        **connector_fields(record),
         "certificates": [{"iccsn": c.iccsn, "not_after": c.not_after} for c in record.certificates],
         "cert_not_after": record.cert_not_after,
         "open_incident": incident,
-        "last_inspection": None
-        if inspection is None
-        else {
-            "index": inspection.index,
-            "by": inspection.by,
-            "place": inspection.place,
-            "at": inspection.at,
-            "expected": inspection.expected,
-            "observed": inspection.observed,
-            "results": inspection.results,
-            "conformant": inspection.conformant,
-        },
+        "last_inspection": inspection_view(record),
         "history": history,
     }
 

@@ -29,21 +29,9 @@ from app.services import custody
 from ledger.custody.connector import SEAL_RESULTS
 from ledger.custody.ids import seal_id
 from ledger.custody.records import (
-    SEAL_APPLIED,
-    SEAL_DESTROYED,
-    SEAL_IN_STOCK,
-    SEAL_ISSUED,
-    SEAL_LOST,
-    SEAL_REMOVED,
-    SEAL_RETAINED,
-    SEAL_VOID,
+    SEAL_STATUSES,
 )
 from ledger.errors import InvalidInput
-
-SEAL_STATUSES = (
-    SEAL_IN_STOCK, SEAL_ISSUED, SEAL_APPLIED, SEAL_REMOVED,
-    SEAL_RETAINED, SEAL_DESTROYED, SEAL_VOID, SEAL_LOST,
-)  # fmt: skip
 
 app = typer.Typer(
     help="Seal inventory and use: receive, issue, apply, inspect, remove, retain, destroy, void, lost.",

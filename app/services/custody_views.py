@@ -50,6 +50,42 @@ def connector_record(ctx: LedgerContext, identifier: str) -> ConnectorRecord:
     return queries.connector(ctx.engine, parse_connector(identifier))
 
 
+def connector_fields(record: ConnectorRecord) -> dict[str, Any]:
+    """What a connector is and where it stands: the fields every connector view starts with."""
+    return {
+        "connector": record.subject,
+        "vendor": record.vendor,
+        "serial": record.serial,
+        "product_code": record.product_code,
+        "state": record.state,
+        "custodian": record.custodian,
+        "location": record.location,
+        "bin": record.bin,
+        "practice": record.practice,
+        "firmware": record.firmware,
+        "smck_bound": record.smck_bound,
+        "seals": sorted(record.seals),
+        "seal_status": record.seal_status,
+    }
+
+
+def inspection_view(record: ConnectorRecord) -> dict[str, Any] | None:
+    """The connector's last seal inspection, or None."""
+    inspection = record.last_inspection
+    if inspection is None:
+        return None
+    return {
+        "index": inspection.index,
+        "by": inspection.by,
+        "place": inspection.place,
+        "at": inspection.at,
+        "expected": list(inspection.expected),
+        "observed": list(inspection.observed),
+        "results": dict(inspection.results),
+        "conformant": inspection.conformant,
+    }
+
+
 def connector_detail(ctx: LedgerContext, identifier: str, now: datetime | None = None) -> dict[str, Any]:
     """State, custody, seals, certificates with expiry status, incident, inspection, verified history."""
     record = connector_record(ctx, identifier)
@@ -67,38 +103,14 @@ def connector_detail(ctx: LedgerContext, identifier: str, now: datetime | None =
     incident = None
     if record.open_incident:
         incident = incident_view(queries.incident(ctx.engine, record.open_incident))
-    inspection = record.last_inspection
     history = connector_history(ctx, record)
     return {
-        "connector": record.subject,
-        "vendor": record.vendor,
-        "serial": record.serial,
-        "product_code": record.product_code,
-        "state": record.state,
-        "custodian": record.custodian,
-        "location": record.location,
-        "bin": record.bin,
-        "practice": record.practice,
-        "firmware": record.firmware,
-        "smck_bound": record.smck_bound,
-        "seals": sorted(record.seals),
-        "seal_status": record.seal_status,
+        **connector_fields(record),
         "certificates": certificates,
         "expiry": expiry,
         "as_of": format_timestamp(moment),
         "open_incident": incident,
-        "last_inspection": None
-        if inspection is None
-        else {
-            "index": inspection.index,
-            "by": inspection.by,
-            "place": inspection.place,
-            "at": inspection.at,
-            "expected": list(inspection.expected),
-            "observed": list(inspection.observed),
-            "results": dict(inspection.results),
-            "conformant": inspection.conformant,
-        },
+        "last_inspection": inspection_view(record),
         "last_at": record.last_at,
         "verified_against": history.checkpoint.as_dict(),
         "all_verified": history.all_verified,

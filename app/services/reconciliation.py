@@ -38,24 +38,16 @@ from ledger.custody.records import (
     DESTROYED,
     INCIDENT_RELEASED,
     MISMATCH,
-    SEAL_APPLIED,
-    SEAL_DESTROYED,
-    SEAL_IN_STOCK,
     SEAL_ISSUED,
     SEAL_LOST,
     SEAL_REMOVED,
-    SEAL_RETAINED,
-    SEAL_VOID,
+    SEAL_STATUSES,
 )
 from ledger.entry import Entry
 from ledger.epcis import CheckpointRef
 from ledger.errors import InvalidInput
 from ledger.times import format_timestamp, parse_timestamp
 
-SEAL_STATUSES = (
-    SEAL_IN_STOCK, SEAL_ISSUED, SEAL_APPLIED, SEAL_REMOVED,
-    SEAL_RETAINED, SEAL_DESTROYED, SEAL_VOID, SEAL_LOST,
-)  # fmt: skip
 #: Flow names, in lifecycle order, and the kind that records each.
 FLOWS = (
     ("received", "seal.received"),

@@ -57,6 +57,17 @@ SEAL_RETAINED = "RETAINED"
 SEAL_DESTROYED = "DESTROYED"
 SEAL_VOID = "VOID"
 SEAL_LOST = "LOST"
+#: Every seal status, in lifecycle order.
+SEAL_STATUSES = (
+    SEAL_IN_STOCK,
+    SEAL_ISSUED,
+    SEAL_APPLIED,
+    SEAL_REMOVED,
+    SEAL_RETAINED,
+    SEAL_DESTROYED,
+    SEAL_VOID,
+    SEAL_LOST,
+)
 
 # Incident status.
 INCIDENT_OPEN = "OPEN"

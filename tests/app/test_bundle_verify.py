@@ -38,11 +38,12 @@ from app.services.trust import add_key, register_party, revoke_key
 from ledger import canonical
 from ledger.bundle import BundleError
 from ledger.entry import Entry
-from ledger.errors import Finding, InvalidInput
+from ledger.errors import InvalidInput
 from ledger.keys import Algorithm, SigningKey
 from ledger.merkle import hash_leaf
 from ledger.note import CosignatureSigner, Ed25519NoteSigner, sign_note
 from tests.app.bundle_helpers import Log, Parts, demo, log_of, read_zip, write_dir, write_zip, zip_info
+from tests.app.findings_helpers import Expect, assert_findings
 from tests.helpers import KEY_PASSPHRASE
 
 REPO = Path(__file__).resolve().parents[2]
@@ -146,25 +147,6 @@ def test_a_directory_bundle_verifies_like_the_zip(world: World, tmp_path: Path) 
 
 # --------------------------------------------------------------------------
 # The tamper matrix
-
-
-@dataclass(frozen=True)
-class Expect:
-    index: int | None
-    code: str  # a trailing "*" matches codes with that prefix
-    expected: str | None = None
-    found: str | None = None
-
-    def matches(self, finding: Finding) -> bool:
-        code_ok = (
-            finding.code.startswith(self.code[:-1]) if self.code.endswith("*") else finding.code == self.code
-        )
-        return (
-            finding.index == self.index
-            and code_ok
-            and (self.expected is None or finding.expected == self.expected)
-            and (self.found is None or finding.found == self.found)
-        )
 
 
 @dataclass
@@ -424,25 +406,8 @@ CASES = [
 ]
 
 
-def _describe(findings: list[Finding]) -> str:
-    return "\n".join(
-        f"  {f.index} {f.code} expected={f.expected} found={f.found}: {f.message}" for f in findings
-    )
-
-
 def assert_reported(report: BundleReport, tampered: Tampered) -> None:
-    findings = report.findings
-    assert not report.valid
-    missing = [e for e in tampered.expect if not any(e.matches(f) for f in findings)]
-    assert not missing, f"not reported: {missing}\nfindings:\n{_describe(findings)}"
-    if tampered.exact:
-        unexplained = [f for f in findings if not any(e.matches(f) for e in tampered.expect)]
-        assert not unexplained, f"unexpected findings:\n{_describe(unexplained)}"
-        assert len(findings) == len(tampered.expect), _describe(findings)
-    else:
-        first = min(e.index for e in tampered.expect if e.index is not None)
-        early = [f for f in findings if f.index is not None and f.index < first]
-        assert not early, f"findings before the first tampered index {first}:\n{_describe(early)}"
+    assert_findings(report, tampered.expect, tampered.exact)
 
 
 @pytest.mark.parametrize("kind", ["full", "partial"])

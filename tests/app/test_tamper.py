@@ -35,10 +35,10 @@ from app.services.verification import VerifyReport, verify_ledger
 from app.tables import CHECKPOINTS, ENTRIES
 from ledger.entry import Entry, encode_entry
 from ledger.envelope import Envelope, Signature
-from ledger.errors import Finding
 from ledger.keys import Algorithm, SigningKey
 from ledger.merkle import hash_leaf
 from ledger.times import parse_timestamp
+from tests.app.findings_helpers import Expect, assert_findings
 from tests.app.storage_helpers import (
     active_triggers,
     append_only_bypassed,
@@ -84,25 +84,6 @@ def base(ledger: LedgerFixture) -> Base:
     leaves = {i: hash_leaf(raw) for i, raw in enumerate(store.entries())}
     roots = {size: store.root(size) for size in CHECKPOINT_SIZES}
     return Base(ledger, leaves, roots)
-
-
-@dataclass(frozen=True)
-class Expect:
-    index: int | None
-    code: str  # a trailing "*" matches any code with that prefix
-    expected: str | None = None
-    found: str | None = None
-
-    def matches(self, finding: Finding) -> bool:
-        code_ok = (
-            finding.code.startswith(self.code[:-1]) if self.code.endswith("*") else finding.code == self.code
-        )
-        return (
-            finding.index == self.index
-            and code_ok
-            and (self.expected is None or finding.expected == self.expected)
-            and (self.found is None or finding.found == self.found)
-        )
 
 
 @dataclass
@@ -398,25 +379,8 @@ CASES = [
 ]
 
 
-def _describe(findings: list[Finding]) -> str:
-    return "\n".join(
-        f"  {f.index} {f.code} expected={f.expected} found={f.found}: {f.message}" for f in findings
-    )
-
-
 def assert_reported(report: VerifyReport, tampered: Tampered) -> None:
-    findings = report.findings
-    assert not report.valid
-    missing = [e for e in tampered.expect if not any(e.matches(f) for f in findings)]
-    assert not missing, f"not reported: {missing}\nfindings:\n{_describe(findings)}"
-    if tampered.exact:
-        unexplained = [f for f in findings if not any(e.matches(f) for e in tampered.expect)]
-        assert not unexplained, f"unexpected findings:\n{_describe(unexplained)}"
-        assert len(findings) == len(tampered.expect), _describe(findings)
-    else:
-        first = min(e.index for e in tampered.expect if e.index is not None)
-        early = [f for f in findings if f.index is not None and f.index < first]
-        assert not early, f"findings before the first tampered index {first}:\n{_describe(early)}"
+    assert_findings(report, tampered.expect, tampered.exact)
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.__name__.replace("_", "-") for c in CASES])

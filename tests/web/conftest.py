@@ -145,26 +145,27 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
 # The browser
 
 
-def _browser_unavailable(reason: str) -> None:
+def browser_unavailable(reason: str, what: str = "browser tests") -> None:
+    """Skip ``what`` with ``reason`` — or fail under CI=true, where the browser must be there."""
     if os.environ.get("CI") == "true":
-        pytest.fail(f"browser tests need Chromium under CI=true: {reason}")
-    pytest.skip(f"browser tests skipped: {reason} (run scripts/install-test-deps.sh)")
+        pytest.fail(f"{what} need Chromium under CI=true: {reason}")
+    pytest.skip(f"{what} skipped: {reason} (run scripts/install-test-deps.sh)")
 
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
     if not (os.path.exists(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
-        _browser_unavailable(f"{CHROMIUM} is missing")
+        browser_unavailable(f"{CHROMIUM} is missing")
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        _browser_unavailable("the playwright package is not installed (pip install -e '.[test]')")
+        browser_unavailable("the playwright package is not installed (pip install -e '.[test]')")
     playwright = sync_playwright().start()
     try:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
     except Exception as exc:
         playwright.stop()
-        _browser_unavailable(f"Chromium did not start: {str(exc).splitlines()[0]}")
+        browser_unavailable(f"Chromium did not start: {str(exc).splitlines()[0]}")
     try:
         yield chromium
     finally:

@@ -15,7 +15,6 @@ Playwright; contexts are signed in as ``page_for`` does it, with the camera perm
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +27,7 @@ from qrcode.constants import ERROR_CORRECT_Q
 from app import queries
 from app.api.security import SESSION_COOKIE
 from app.services import labels
-from tests.web.conftest import _CSP_LISTENER, CHROMIUM, LiveServer
+from tests.web.conftest import _CSP_LISTENER, CHROMIUM, LiveServer, browser_unavailable
 from tests.web.field_helpers import WAREHOUSE, in_transit_to, scan, sealed_connector, wait_ready
 
 pytestmark = pytest.mark.xdist_group("browser")
@@ -65,12 +64,6 @@ def qr_y4m(text: str, path: Path) -> int:
     return module
 
 
-def _camera_unavailable(reason: str) -> None:
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"the camera test needs Chromium's fake capture under CI=true: {reason}")
-    pytest.skip(f"camera test skipped: {reason}")
-
-
 @dataclass(frozen=True)
 class Camera:
     browser: Any
@@ -100,7 +93,10 @@ def camera(browser: Any, live: LiveServer, tmp_path_factory: pytest.TempPathFact
             ],
         )
     except Exception as exc:
-        _camera_unavailable(f"Chromium with the fake capture flags did not start: {str(exc).splitlines()[0]}")
+        browser_unavailable(
+            f"Chromium with the fake capture flags did not start: {str(exc).splitlines()[0]}",
+            "the camera test",
+        )
     try:
         yield Camera(chromium, subject, seals[0], label.payload)
     finally:
@@ -175,8 +171,9 @@ def test_camera_reads_a_seal_label_like_the_wedge_does(
             )
             if video.get_attribute("data-decoder") is None:
                 shown = feedback.inner_text()
-                _camera_unavailable(
-                    f"Chromium did not feed the fake camera ({shown!r}): {_why_no_camera(page)}"
+                browser_unavailable(
+                    f"Chromium did not feed the fake camera ({shown!r}): {_why_no_camera(page)}",
+                    "the camera test",
                 )
         assert scanned.value.request.post_data_json == {"input": camera.payload}
         found = scanned.value.json()
