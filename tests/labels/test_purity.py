@@ -10,15 +10,13 @@ it actually loads).
 from __future__ import annotations
 
 import ast
-import json
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
 import labels
-from tests.ledger.test_purity import _calls, _imports
+from tests.ledger.test_purity import _calls, _imports, modules_loaded_by
 
 ROOT = Path(labels.__file__).resolve().parent
 PROJECT = ROOT.parent
@@ -91,26 +89,10 @@ def test_the_checks_catch_an_edge_import() -> None:
     assert "open" in {name for _, name in _calls(sample)}
 
 
-_PROBE = """
-import importlib, json, sys
-importlib.import_module(sys.argv[1])
-print(json.dumps(sorted(sys.modules)))
-"""
 FORBIDDEN_LOADED = EDGES | {"socket", "ssl", "subprocess", "http", "sqlite3", "asyncio", "multiprocessing"}
 
 
 @pytest.mark.parametrize("module", sorted({_name(p) for p in MODULE_FILES}))
 def test_importing_loads_no_application_database_or_network(module: str) -> None:
-    result = subprocess.run(
-        [sys.executable, "-I", "-c", _PROBE, module],
-        cwd=PROJECT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        env={"PYTHONPATH": str(PROJECT), "PYTHONDONTWRITEBYTECODE": "1"},
-    )
-    assert result.returncode == 0, result.stderr
-    loaded = json.loads(result.stdout)
-    assert module in loaded
+    loaded = modules_loaded_by(module)
     assert sorted(n for n in loaded if n.split(".")[0] in FORBIDDEN_LOADED) == []

@@ -183,8 +183,8 @@ print(json.dumps(sorted(sys.modules)))
 """
 
 
-@pytest.mark.parametrize("module", sorted({_module_name(p) for p in MODULE_FILES}))
-def test_importing_loads_no_forbidden_package(module: str) -> None:
+def modules_loaded_by(module: str) -> list[str]:
+    """Every module importing ``module`` loads, in a fresh isolated interpreter."""
     result = subprocess.run(
         [sys.executable, "-I", "-c", _PROBE, module],
         cwd=PROJECT,
@@ -195,8 +195,14 @@ def test_importing_loads_no_forbidden_package(module: str) -> None:
         env={"PYTHONPATH": str(PROJECT), "PYTHONDONTWRITEBYTECODE": "1"},
     )
     assert result.returncode == 0, result.stderr
-    loaded = json.loads(result.stdout)
+    loaded: list[str] = json.loads(result.stdout)
     assert module in loaded
+    return loaded
+
+
+@pytest.mark.parametrize("module", sorted({_module_name(p) for p in MODULE_FILES}))
+def test_importing_loads_no_forbidden_package(module: str) -> None:
+    loaded = modules_loaded_by(module)
     bad = sorted(
         name for name in loaded if name.split(".")[0] in FORBIDDEN_LOADED or name in FORBIDDEN_LOADED_EXACT
     )
