@@ -887,7 +887,11 @@ def test_enrolments_are_listed_approved_and_rejected_from_the_command_line(ledge
     finally:
         ctx.engine.dispose()
     listed = ledger.json("enrolment list")
-    assert [row["enrolment_id"] for row in listed] == [first.enrolment_id, second.enrolment_id]
+    # Oldest first, ties (the same second) by id: both pending, in that order.
+    assert [row["enrolment_id"] for row in listed] == sorted(
+        [first.enrolment_id, second.enrolment_id],
+        key=lambda i: ({first.enrolment_id: first, second.enrolment_id: second}[i].created_at, i),
+    )
     size = ledger.size()
     # Only an administrator's key.added is admitted: the technician's own approval is refused.
     assert_error(ledger.run(f"enrolment approve {first.enrolment_id} --as {TECH}"), 1, "admin")
