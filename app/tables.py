@@ -8,7 +8,17 @@ verbatim ``raw`` bytes are the record.
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Index, Integer, LargeBinary, SmallInteger, String, Text
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Index,
+    Integer,
+    LargeBinary,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlmodel import Field, SQLModel
 
 # SQLite only aliases the rowid for a column declared exactly INTEGER PRIMARY KEY.
@@ -341,3 +351,36 @@ class WebSessionRow(SQLModel, table=True):
 
 WEB_USERS = WebUserRow.__table__  # type: ignore[attr-defined]
 WEB_SESSIONS = WebSessionRow.__table__  # type: ignore[attr-defined]
+
+
+# ---------------------------------------------------------------------------
+# Verify-all jobs of the web dashboard (migration 0008_verify_jobs): bookkeeping, not evidence.
+
+
+class VerifyJobRow(SQLModel, table=True):
+    """One verify-all run, visible to every server process that shares the database.
+
+    ``running`` is 1 while the job runs and NULL afterwards; its unique index lets at most one
+    job run per ledger (NULLs never collide), on SQLite and PostgreSQL alike. The process that
+    runs it refreshes ``heartbeat_at``; a running row whose heartbeat is old belongs to a
+    process that stopped.
+    """
+
+    __tablename__ = "verify_jobs"
+    __table_args__ = (UniqueConstraint("running", name="uq_verify_jobs_running"),)
+
+    job_id: str = Field(sa_column=Column(String(32), primary_key=True))
+    started_by: str = Field(sa_column=Column(String(80), nullable=False))
+    size: int = Field(sa_column=Column(Integer, nullable=False))
+    state: str = Field(sa_column=Column(String(8), nullable=False))
+    checked: int = Field(sa_column=Column(Integer, nullable=False))
+    result: str | None = Field(sa_column=Column(Text, nullable=True))
+    error: str | None = Field(sa_column=Column(Text, nullable=True))
+    owner: str = Field(sa_column=Column(String(120), nullable=False))
+    started_at: str = Field(sa_column=Column(String(40), nullable=False))
+    heartbeat_at: str = Field(sa_column=Column(String(40), nullable=False))
+    finished_at: str | None = Field(sa_column=Column(String(40), nullable=True))
+    running: int | None = Field(sa_column=Column(Integer, nullable=True))
+
+
+VERIFY_JOBS = VerifyJobRow.__table__  # type: ignore[attr-defined]

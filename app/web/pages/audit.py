@@ -2,7 +2,8 @@
 quarantine, seal reconciliation, certificate expiries per month, exports and reports.
 
 Auditors and administrators only. Everything is read through the services
-the API and CLI use; verify-all runs as a background job (:mod:`app.web.jobs`).
+the API and CLI use; verify-all runs as a background job
+(:mod:`app.services.verify_jobs`) that every server process can answer polls about.
 """
 
 from __future__ import annotations
@@ -20,10 +21,10 @@ from app.services.context import LedgerContext
 from app.services.cosign import cosignature_lines, witness_listing
 from app.services.reconciliation import reconcile_seals
 from app.services.sessions import WebSession
+from app.services.verify_jobs import KEEP, VerifyJobs
 from app.web.charts import expiry_chart, month_range
 from app.web.deps import check_csrf, require_page
 from app.web.i18n import language_of, translate
-from app.web.jobs import VerifyJobs
 from app.web.nav import NavItem
 from app.web.pages.connectors import connector_path
 from app.web.render import render
@@ -41,7 +42,7 @@ WATCHED_STATES = ("SUSPECT", "QUARANTINED", "LOST")
 def _jobs(request: Request) -> VerifyJobs:
     state = request.app.state
     if not hasattr(state, "verify_jobs"):
-        state.verify_jobs = VerifyJobs()
+        state.verify_jobs = VerifyJobs(state.ledger)
     jobs: VerifyJobs = state.verify_jobs
     return jobs
 
@@ -88,14 +89,14 @@ async def audit(
     counts, months, current, overdue, total = data.pop("chart")
     lang = language_of(request)
     chart = expiry_chart(counts, months, current, translate(lang, "audit.chart_title"))
-    found = _jobs(request).get(job) if job else None
+    found = await run_in_threadpool(_jobs(request).get, job) if job else None
     return await render(
         request,
         "audit.html",
         chart=chart,
         overdue=overdue,
         expiring_total=total,
-        job=found.as_dict() if found else None,
+        job=found.as_dict(ctx.clock()) if found else None,
         connector_path=connector_path,
         **data,
     )
@@ -104,9 +105,10 @@ async def audit(
 @router.post("/audit/verify")
 async def start_verify(request: Request, user: Auditor) -> Response:
     await check_csrf(request, user)
-    job = _jobs(request).start(request.app.state.ledger, user.party)
+    ctx: LedgerContext = request.app.state.ledger
+    job = await run_in_threadpool(_jobs(request).start, user.party)
     if "application/json" in request.headers.get("accept", ""):
-        return JSONResponse(job.as_dict(), status_code=202)
+        return JSONResponse(job.as_dict(ctx.clock()), status_code=202)
     return RedirectResponse(f"/audit?job={job.job_id}#verify", status_code=303)
 
 
@@ -114,9 +116,9 @@ async def start_verify(request: Request, user: Auditor) -> Response:
 async def verify_status(
     request: Request, user: Auditor, job_id: Annotated[str, Path(max_length=40, pattern=r"^[A-Za-z0-9_-]+$")]
 ) -> JSONResponse:
-    job = _jobs(request).get(job_id)
+    job = await run_in_threadpool(_jobs(request).get, job_id)
     if job is None:
-        # Polled by script: a problem, not an HTML page (jobs live in one server process).
-        detail = f"no verification job {job_id} in this server process"
+        # Polled by script: a problem, not an HTML page.
+        detail = f"no verification job {job_id} (only the last {KEEP} are kept)"
         return problem(404, "web.job_not_found", "Not found", detail, request.url.path)
-    return JSONResponse(job.as_dict())
+    return JSONResponse(job.as_dict(request.app.state.ledger.clock()))

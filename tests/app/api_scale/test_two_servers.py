@@ -35,6 +35,9 @@ from typing import Any
 import httpx
 import pytest
 
+from app.api.security import SESSION_COOKIE
+from app.services import people, sessions
+from app.services.context import LedgerContext
 from app.services.tokens import create_token
 from app.services.verification import verify_ledger
 from ledger.custody.ids import seal_id
@@ -285,3 +288,48 @@ def test_servers_on_one_database_append_without_gaps(ledger: LedgerFixture, tmp_
     if postgres:
         assert len({pid for url, pid in created if url == servers[0].url}) == 2
     assert time.monotonic() - started < 90
+
+
+def test_verify_all_started_on_one_server_is_polled_to_its_result_on_the_other(
+    ledger: LedgerFixture, tmp_path: Path
+) -> None:
+    """The dashboard's verify-all job lives in the database: any server answers its polls."""
+    ledger.party("AUD-01", ["auditor"])
+    # The servers read the wall clock; so must the session they are to accept.
+    wall = LedgerContext.open(ledger.ctx.settings)
+    try:
+        people.add_person(wall, "ada", "AUD-01", roles=["auditor"], password="a long test passphrase")
+        cookie, session = sessions.create_session(wall, people.get_person(wall, "ada"))
+    finally:
+        wall.engine.dispose()
+    with ExitStack() as stack:
+        servers = [stack.enter_context(serve(ledger, tmp_path, name)) for name in ("a", "b")]
+        for server in servers:
+            wait_until_up(server, 1, time.monotonic() + 60)
+        clients = [
+            stack.enter_context(
+                httpx.Client(
+                    base_url=s.url, cookies={SESSION_COOKIE: cookie}, headers={"Accept": "application/json"}
+                )
+            )
+            for s in servers
+        ]
+        started = clients[0].post("/audit/verify", headers={"X-CSRF-Token": session.csrf})
+        assert started.status_code == 202, started.text
+        job_id = started.json()["job"]
+        polls = 0
+        deadline = time.monotonic() + 60
+        while True:
+            answer = clients[polls % 2].get(f"/audit/verify/{job_id}")
+            assert answer.status_code == 200, (polls % 2, answer.text)
+            polls += 1
+            if answer.json()["state"] != "running":
+                break
+            assert time.monotonic() < deadline, "verify-all did not finish"
+            time.sleep(0.05)
+        job = answer.json()
+        assert (job["state"], job["valid"], job["findings_count"]) == ("done", True, 0)
+        assert job["checked"] == job["size"] == ledger.ctx.store.size()
+        # Both servers answer the finished job the same way.
+        answers = [client.get(f"/audit/verify/{job_id}").json() for client in clients]
+        assert answers[0] == answers[1]

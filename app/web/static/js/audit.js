@@ -24,7 +24,7 @@ function show(job) {
     return;
   }
   if (job.state === "failed") {
-    text.textContent = t("audit.result_failed");
+    text.textContent = t(job.interrupted ? "audit.result_interrupted" : "audit.result_failed");
     return;
   }
   const key = job.valid ? "audit.result_valid" : "audit.result_invalid";
