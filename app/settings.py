@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite:///var/custody.db"
@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     #: Sustained requests per second per caller (token, else address), and burst.
     api_rate_per_second: float = 500.0
     api_rate_burst: int = 1000
+    #: Seconds an idle keep-alive connection stays open. Longer than a reverse proxy keeps its
+    #: idle upstream connections (nginx: 60 s), so the proxy closes them first: a proxy that
+    #: reuses a connection the server has just closed answers 502, and does not retry a POST.
+    api_keepalive_seconds: int = Field(default=75, ge=1, le=3600)
     #: Send Strict-Transport-Security (set when TLS terminates in front of us).
     api_hsts: bool = False
     #: Log lines as JSON (one object per line) or for people ("console").

@@ -85,6 +85,7 @@ def serve(
         forwarded_allow_ips=forwarded_allow_ips,
         server_header=False,
         timeout_graceful_shutdown=10,
+        timeout_keep_alive=settings.api_keepalive_seconds,
     )
 
 

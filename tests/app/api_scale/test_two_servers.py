@@ -84,7 +84,13 @@ def _custody() -> list[str]:
 
 
 @contextmanager
-def serve(ledger: LedgerFixture, tmp_path: Path, name: str, workers: int = 1) -> Iterator[Server]:
+def serve(
+    ledger: LedgerFixture,
+    tmp_path: Path,
+    name: str,
+    workers: int = 1,
+    env_extra: dict[str, str] | None = None,
+) -> Iterator[Server]:
     """`custody serve` as its own process group; stopped with SIGINT (what Ctrl-C sends)."""
     settings = ledger.ctx.settings
     env = {
@@ -93,6 +99,7 @@ def serve(ledger: LedgerFixture, tmp_path: Path, name: str, workers: int = 1) ->
         "CUSTODY_KEY_DIR": str(settings.resolved_key_dir()),
         "CUSTODY_LOG_KEY_PASSPHRASE": LOG_PASSPHRASE,
         "CUSTODY_LOG_FORMAT": "json",
+        **(env_extra or {}),
     }
     env.pop("CUSTODY_KEY_PASSPHRASE", None)  # a server signs checkpoints only, with the log key
     port = _free_port()
