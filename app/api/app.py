@@ -11,7 +11,7 @@ import structlog
 from fastapi import FastAPI
 
 from app import web
-from app.api import problems
+from app.api import docs_page, problems
 from app.api.middleware import EdgeMiddleware, RateLimiter
 from app.api.routes import (
     connectors,
@@ -102,7 +102,8 @@ def create_app(settings: Settings | None = None, ctx: LedgerContext | None = Non
         version="1.0.0",
         description=DESCRIPTION,
         openapi_url=f"{API_PREFIX}/openapi.json",
-        docs_url="/docs",
+        # Our own /docs (app.api.docs_page): Swagger UI from /static, no CDN, no inline script.
+        docs_url=None,
         redoc_url=None,
         lifespan=lifespan,
         responses={
@@ -123,6 +124,7 @@ def create_app(settings: Settings | None = None, ctx: LedgerContext | None = Non
     # ImportError at start, not a silently missing endpoint).
     for module in ROUTE_MODULES:
         app.include_router(module.router, prefix=API_PREFIX)
+    app.include_router(docs_page.router)
     web.install(app, settings)
     app.add_middleware(
         EdgeMiddleware,

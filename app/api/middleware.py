@@ -29,19 +29,15 @@ SECURITY_HEADERS = [
     (b"cross-origin-resource-policy", b"same-origin"),
     (b"permissions-policy", b"camera=(self), geolocation=(), microphone=()"),
 ]
-# The interactive docs load their own script bundle; everything else gets a
-# policy that allows nothing at all.
+# The API (/api/…) serves data, never anything a browser should run: a policy that
+# allows nothing at all.
 API_CSP = b"default-src 'none'; frame-ancestors 'none'"
-DOCS_CSP = (
-    b"default-src 'self'; script-src 'self' https://cdn.jsdelivr.net 'unsafe-inline'; "
-    b"style-src 'self' https://cdn.jsdelivr.net 'unsafe-inline'; "
-    b"img-src 'self' data: https://fastapi.tiangolo.com; "
-    b"frame-ancestors 'none'"
-)
-# The web pages (everything outside /api and /docs): our own scripts, styles and images
-# only — no inline script, style or event handler can run, so an injected string cannot
-# become code. Camera frames and generated images come as blob:/data: URLs. The only
-# worker is our own service worker (/sw.js, the install page's offline copy).
+# Every page (everything outside /api, the interactive docs at /docs included — their
+# Swagger UI is vendored under /static): our own scripts, styles and images only — no
+# inline script, style or event handler can run, so an injected string cannot become
+# code. Camera frames and generated images come as blob:/data: URLs (Swagger UI's CSS
+# icons are data: images too). The only worker is our own service worker (/sw.js, the
+# install page's offline copy).
 PAGE_CSP = (
     b"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
     b"media-src 'self' blob:; connect-src 'self'; worker-src 'self'; frame-ancestors 'none'; "
@@ -50,8 +46,6 @@ PAGE_CSP = (
 
 
 def csp_for(path: str) -> bytes:
-    if path in ("/docs", "/redoc") or path.startswith("/docs/"):
-        return DOCS_CSP
     if path.startswith("/api/"):
         return API_CSP
     return PAGE_CSP
