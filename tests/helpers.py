@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import os
 import random
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -48,7 +49,7 @@ class LedgerFixture:
     ctx: LedgerContext
     admin_key: SigningKey
     keys: dict[str, SigningKey] = field(default_factory=dict)
-    _counter: itertools.count = field(default_factory=lambda: itertools.count(1))
+    _counter: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     def party(self, party_id: str, roles: list[str], algorithm: Algorithm = Algorithm.ED25519) -> SigningKey:
         """Register a party with roles and a fresh key; return the key."""
@@ -63,7 +64,7 @@ class LedgerFixture:
         kind: str,
         subject: str,
         by: str,
-        data: dict[str, object],
+        data: Mapping[str, object],
         keys: list[SigningKey] | None = None,
         place: str | None = None,
     ) -> Envelope:

@@ -40,9 +40,9 @@ class AuditLedger:
         return [Entry.parse(raw) for raw in self.ctx.store.entries()]
 
     def connector_with_longest_history(self, state: str | None = None) -> str:
-        rows = queries.connectors(self.ctx.engine, state=state)
+        subjects: list[str] = [r["subject"] for r in queries.connectors(self.ctx.engine, state=state)]
         return max(
-            (r["subject"] for r in rows),
+            subjects,
             key=lambda s: (len(queries.connector(self.ctx.engine, s).history), s),
         )
 

@@ -15,11 +15,11 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
+from sqlmodel import SQLModel
 
 from app.db import alembic_config, make_engine, migrate, schema_revision
 from app.services.setup import init_ledger
 from app.services.verification import verify_ledger
-from app.tables import SQLModel
 from tests.app.storage_helpers import active_triggers, is_sqlite, stored_entry, table_rows
 from tests.helpers import ADMIN, ORIGIN, LedgerFixture
 

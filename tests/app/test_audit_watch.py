@@ -10,12 +10,15 @@ signatures come from a stub HTTP peer: the network lies, our code is not mocked.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from ledger.checkpoint import parse_checkpoint_unverified
 from tests.app.tlog_servers import (
+    Answer,
     Run,
     StubPeer,
     as_json,
@@ -48,8 +51,9 @@ def watch(tmp_path: Path, server: str, *extra: object) -> Run:
     )
 
 
-def state(tmp_path: Path) -> dict:  # type: ignore[type-arg]
-    return json.loads((tmp_path / "monitor.json").read_text())
+def state(tmp_path: Path) -> dict[str, Any]:
+    value: dict[str, Any] = json.loads((tmp_path / "monitor.json").read_text())
+    return value
 
 
 def test_honest_growth_is_ok_and_first_use_is_announced(tmp_path: Path, ledger_a: LedgerFixture) -> None:
@@ -128,7 +132,7 @@ def test_fork_at_the_same_size_is_detected(tmp_path: Path, ledger_a: LedgerFixtu
         failed(watch(tmp_path, server_b.url), 1, "two checkpoints of size 5", "[verify.monitor.fork]")
 
 
-def _stub_routes(ledger: LedgerFixture, old: int) -> dict:  # type: ignore[type-arg]
+def _stub_routes(ledger: LedgerFixture, old: int) -> dict[str, Answer]:
     store = ledger.ctx.store
     vkey = store.trust_state().log_vkey
     return {
@@ -199,11 +203,11 @@ def test_interval_mode_keeps_watching_until_a_finding(tmp_path: Path, ledger_a: 
     answers = iter([honest, honest, ledger_a.ctx.store.checkpoint(), forked.ctx.store.checkpoint()])
     served: list[str] = []
 
-    def next_checkpoint():  # type: ignore[no-untyped-def]
+    def next_checkpoint() -> Answer:
         served.append(next(answers))
         return text(served[-1])
 
-    routes = {
+    routes: dict[str, Answer | Callable[[], Answer]] = {
         "/api/v1/log/checkpoint": next_checkpoint,
         "/api/v1/log/proof/consistency": as_json(ledger_a.ctx.store.consistency_proof(3)),
     }

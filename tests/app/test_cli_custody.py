@@ -662,7 +662,8 @@ def refusals(led: Ledger) -> list[tuple[str, int, str, dict[str, str]]]:
     unknown_seal = seal_id("KC", 99)
     new = "connector commission --vendor SECUNET --product-code K --hw 1 --fw 1 --certification-id C"
     card, date = f"--smck {iccsn(77)}={CERT_OK}", "--production-date 2026-10-01"
-    offer, nobody, wrong = led.pending_offer, {}, WRONG_PASSPHRASE
+    offer, wrong = led.pending_offer, WRONG_PASSPHRASE
+    nobody: dict[str, str] = {}
     missing_key = shlex.quote(str(led.root / "none.pem"))
     release = "--investigation 'a long enough note' --outcome cleared"
     return [

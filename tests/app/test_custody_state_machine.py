@@ -208,10 +208,10 @@ class CustodyMachine(RuleBasedStateMachine):
 
     def _progress(self, index: int, steps: int, expiry: str) -> None:
         if len(self.units) < MAX_UNITS and index >= len(self.units):
-            unit = self.world.new_unit(not_after=expiry)
-            if self.attempt("connector.commissioned", lambda: self.world.commission(unit)):
-                unit.milestone = "PRODUCED"
-                self.units.append(unit)
+            new = self.world.new_unit(not_after=expiry)
+            if self.attempt("connector.commissioned", lambda: self.world.commission(new)):
+                new.milestone = "PRODUCED"
+                self.units.append(new)
             return
         unit = self.unit_at(index)
         assert unit is not None
@@ -219,7 +219,7 @@ class CustodyMachine(RuleBasedStateMachine):
             step = unit.next_milestone
             if step is None:
                 return
-            if not self.attempt(f"step {step}", lambda step=step: unit.advance(step)):
+            if not self.attempt(f"step {step}", partial(unit.advance, step)):
                 return
             event(f"reached {step}")
 
@@ -410,7 +410,7 @@ class CustodyMachine(RuleBasedStateMachine):
     @rule(action=st.sampled_from(SEAL_ACTIONS), actor=st.sampled_from(PARTIES), data=st.data())
     def seal_act(self, action: str, actor: str, data: st.DataObject) -> None:
         if action == "receive_batch":
-            if self.seal_pool and data.draw(st.booleans(), label="overlapping"):
+            if bool(self.seal_pool) and data.draw(st.booleans(), label="overlapping"):
                 first = data.draw(st.sampled_from(self.seal_pool), label="first")
                 number = int(first[2:9])
             else:

@@ -8,6 +8,7 @@ must leave no trace in the state the later units are decided against.
 from __future__ import annotations
 
 from app import queries
+from app.logstore import AppendResult
 from app.projections import compare_projections, replay
 from app.services import custody
 from app.services.custody import envelope_for
@@ -70,10 +71,12 @@ def test_units_are_decided_independently_and_refused_ones_leave_no_trace(ledger:
     # Two entries, one checkpoint shared by both accepted units.
     assert ctx.store.size() == size_before + 2
     first, third = outcomes[0], outcomes[2]
+    assert isinstance(first, AppendResult)
+    assert isinstance(third, AppendResult)
     assert first.checkpoint == third.checkpoint
     assert first.size == size_before + 2
-    assert [e.index for e in first.entries] == [size_before]  # type: ignore[union-attr]
-    assert [e.index for e in third.entries] == [size_before + 1]  # type: ignore[union-attr]
+    assert [e.index for e in first.entries] == [size_before]
+    assert [e.index for e in third.entries] == [size_before + 1]
     assert queries.seal(ctx.engine, s2).issued_to == "party:MFR-01"
     assert queries.seal(ctx.engine, s1).issued_to == "party:WH-01"
     assert compare_projections(ctx.engine, replay(ctx.store.entries())) == []

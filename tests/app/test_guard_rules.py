@@ -15,7 +15,7 @@ last test runs a compact matrix on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -110,11 +110,19 @@ def ship(w: World, unit: Unit) -> Action:
     )
 
 
-def transfer(w: World, unit: Unit, releaser: str, receiver: str, **overrides: object) -> Action:
+def transfer(
+    w: World,
+    unit: Unit,
+    releaser: str,
+    receiver: str,
+    *,
+    cosigners: Sequence[str] | None = None,
+    **overrides: object,
+) -> Action:
     """A direct two-party custody.transferred (both sign unless ``cosigners`` says otherwise)."""
     data = {"to": party(receiver), "seals": unit.seals, **overrides}
-    cosigners = data.pop("cosigners", [receiver])
-    return lambda: w.connector_statement(releaser, "custody.transferred", unit, data, cosigners=cosigners)
+    signers = [receiver] if cosigners is None else cosigners
+    return lambda: w.connector_statement(releaser, "custody.transferred", unit, data, cosigners=signers)
 
 
 def destroy(w: World, unit: Unit, witness_signs: bool = True) -> Action:
@@ -888,18 +896,21 @@ def test_every_rule_id_of_the_custody_domain_has_a_case() -> None:
 
     import ledger.custody as package
 
-    raised = set()
+    raised: set[object] = set()
     for path in pathlib.Path(package.__file__).parent.glob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "RuleViolation":
                 first = node.args[0]
                 if isinstance(first, ast.Constant):
                     raised.add(first.value)
-            is_rule_keyword = isinstance(node, ast.keyword) and node.arg == "counterparty_rule"
-            if is_rule_keyword and isinstance(node.value, ast.Constant):
+            if (
+                isinstance(node, ast.keyword)
+                and node.arg == "counterparty_rule"
+                and isinstance(node.value, ast.Constant)
+            ):
                 raised.add(node.value.value)
     assert raised, "found no rule ids"
-    assert raised <= {c.rule for c in CASES}, sorted(raised - {c.rule for c in CASES})
+    assert raised <= {c.rule for c in CASES}, sorted(raised - {c.rule for c in CASES}, key=str)
 
 
 # ==========================================================================

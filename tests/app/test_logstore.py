@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -115,7 +116,7 @@ def _missing_role(ledger: LedgerFixture) -> Envelope:
     return ledger.register_envelope("BAD-1", by="WH-01")
 
 
-BAD_STATEMENTS = {
+BAD_STATEMENTS: dict[str, tuple[Callable[[LedgerFixture], Envelope], type[LedgerError]]] = {
     "malformed-statement": (_malformed, MalformedStatement),
     "unknown-key": (_unknown_key, UnknownKey),
     "rule-violation": (_rule_violation, RuleViolation),
@@ -408,7 +409,7 @@ def test_proofs_read_log_n_nodes_in_one_query(built: BuiltLog) -> None:
     _check_one_node_query(recorder, built.size, len(answer["proof"]))
 
 
-BAD_ARGUMENTS = {
+BAD_ARGUMENTS: dict[str, tuple[Callable[[LogStore], object], type[InvalidInput]]] = {
     "inclusion-negative-index": (lambda s: s.inclusion_proof(-1), InvalidInput),
     "inclusion-index-equals-size": (lambda s: s.inclusion_proof(40, 40), InvalidInput),
     "inclusion-index-beyond-latest": (lambda s: s.inclusion_proof(40), InvalidInput),

@@ -38,7 +38,7 @@ from app.services.reports import (
 )
 from app.services.tokens import create_token
 from app.tables import ENTRIES
-from ledger.custody.records import MISMATCH, SEAL_ISSUED, SEAL_LOST, SEAL_REMOVED
+from ledger.custody.records import MISMATCH, SEAL_ISSUED, SEAL_LOST, SEAL_REMOVED, SEAL_STATUSES
 from ledger.epcis import seals_named
 from ledger.errors import NotFound
 from tests.app.audit_ledger import AuditLedger, build_audit_ledger
@@ -243,7 +243,7 @@ def test_reconciliation_counts_match_the_projection(audit: AuditLedger, tmp_path
     assert "Siegelabgleich" in text
     assert "Seal reconciliation report" in text
     received = result.flows["received"]
-    balance_row = " ".join(str(result.status_counts[s]) for s in reconciliation.SEAL_STATUSES)
+    balance_row = " ".join(str(result.status_counts[s]) for s in SEAL_STATUSES)
     assert f"{received} {balance_row} {result.total} ausgeglichen / balanced" in text
     assert " ".join(str(result.flows[name]) for name, _ in reconciliation.FLOWS) in text
     assert lost[0].subject in text

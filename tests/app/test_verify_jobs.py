@@ -17,12 +17,12 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from app.errors import InvalidInput
 from app.services.context import LedgerContext
 from app.services.verification import VerifyReport, verify_ledger
 from app.services.verify_jobs import INTERRUPTED, KEEP, STALE_AFTER, VerifyJob, VerifyJobs
 from app.tables import VERIFY_JOBS
 from ledger.checkpoint import parse_checkpoint_unverified
+from ledger.errors import InvalidInput
 from ledger.times import format_timestamp
 from tests.helpers import LedgerFixture
 

@@ -20,7 +20,7 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -227,7 +227,7 @@ Answer = tuple[int, str, bytes]
 class StubPeer:
     """Serves fixed (or computed) answers per path; records the paths it was asked for."""
 
-    def __init__(self, routes: dict[str, Answer | Callable[[], Answer]]) -> None:
+    def __init__(self, routes: Mapping[str, Answer | Callable[[], Answer]]) -> None:
         self.routes = routes
         self.requests: list[str] = []
         self.bodies: list[bytes] = []

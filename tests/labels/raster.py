@@ -18,7 +18,7 @@ def rasterise(pdf: bytes, dpi: int) -> list[Any]:
 
 
 def decode(image: Any) -> list[zxingcpp.Barcode]:
-    return zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode)
+    return zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode))
 
 
 def decoded_payloads(pdf: bytes, dpi: int = 150) -> list[list[str]]:

@@ -148,7 +148,9 @@ def test_every_label_decodes_at_300_and_150_dpi_with_level_q_where_it_belongs(la
             boxes = dict(expected[page])
             for barcode in barcodes:
                 assert barcode.ec_level == "Q"
-                assert barcode.extra["Version"] == str(symbol.version)
+                extra = barcode.extra
+                assert isinstance(extra, dict)
+                assert extra["Version"] == str(symbol.version)
                 assert barcode.text == barcode.text.upper()
                 # Where the symbol landed, in mm from the page's bottom left.
                 position = barcode.position

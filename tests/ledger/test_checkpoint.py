@@ -201,7 +201,7 @@ def test_consistency_to_8_verifies(item: dict[str, Any]) -> None:
     root2 = base64.b64decode(item["root2"])
     assert root2 == ROOT8
     assert root1 == bytes.fromhex(TREE8["root_by_tree_size"][str(item["size1"])])
-    assert verify_consistency(item["size1"], item["size2"], proof, root1, root2) is None
+    assert verify_consistency(item["size1"], item["size2"], proof, root1, root2) is None  # type: ignore[func-returns-value]  # the None return is checked at runtime
     with pytest.raises(ConsistencyProofError):
         verify_consistency(item["size1"], item["size2"], proof, root2, root1)
 
@@ -223,7 +223,7 @@ def test_tlog_proof_inclusion_verifies() -> None:
     assert note == V["checkpoint_cosigned"]
     opened = open_checkpoint(note.encode(), LOG_VKEY, [WITNESS_VKEY], required_cosignatures=1)
     checkpoint = opened.checkpoint
-    assert verify_inclusion(leaf, index, checkpoint.size, proof, checkpoint.root) is None
+    assert verify_inclusion(leaf, index, checkpoint.size, proof, checkpoint.root) is None  # type: ignore[func-returns-value]  # the None return is checked at runtime
     with pytest.raises(InclusionProofError):
         verify_inclusion(leaf, index + 1, checkpoint.size, proof, checkpoint.root)
     with pytest.raises(InclusionProofError):

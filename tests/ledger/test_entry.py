@@ -105,7 +105,7 @@ def _entry(**changes: Any) -> bytes:
 
 
 def _envelope(**changes: Any) -> dict[str, Any]:
-    value = copy.deepcopy(GOOD["envelope"])
+    value: dict[str, Any] = copy.deepcopy(GOOD["envelope"])
     value.update(changes)
     return value
 

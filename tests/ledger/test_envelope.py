@@ -49,7 +49,7 @@ def test_sign_envelope_and_verify_each_signature() -> None:
     assert envelope.signed_bytes == pae(PAYLOAD_TYPE, PAYLOAD)
     assert [s.keyid for s in envelope.signatures] == [KEY.keyid, KEY_P256.keyid, KEY_BP.keyid]
     for signature, key in zip(envelope.signatures, [KEY, KEY_P256, KEY_BP], strict=True):
-        assert key.public_key.verify(signature.sig, envelope.signed_bytes) is None
+        assert key.public_key.verify(signature.sig, envelope.signed_bytes) is None  # type: ignore[func-returns-value]  # the None return is checked at runtime
         # Not over the payload alone: PAE binds the type too.
         with pytest.raises(InvalidSignature):
             key.public_key.verify(signature.sig, PAYLOAD)

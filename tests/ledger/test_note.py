@@ -123,11 +123,13 @@ def test_signed_notes_open_with_every_signer() -> None:
 
 def _open_case_note(case: dict[str, Any]) -> bytes:
     if "note" in case:
-        return case["note"].encode("utf-8")
+        note: str = case["note"]
+        return note.encode("utf-8")
     if "note_hex" in case:
         return bytes.fromhex(case["note_hex"])
     assert case["note_desc"] == "text + blank line + peter_sig_line repeated 101 times"
-    return (TEXT + "\n" + OPEN["peter_sig_line"] * 101).encode("utf-8")
+    sig_line: str = OPEN["peter_sig_line"]
+    return (TEXT + "\n" + sig_line * 101).encode("utf-8")
 
 
 def _case_id(case: dict[str, Any]) -> str:

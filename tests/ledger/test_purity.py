@@ -86,7 +86,7 @@ def _module_name(path: Path) -> str:
 
 
 def _imports(tree: ast.AST) -> list[tuple[int, str]]:
-    found = []
+    found: list[tuple[int, str]] = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             found.extend((node.lineno, alias.name) for alias in node.names)
@@ -96,7 +96,7 @@ def _imports(tree: ast.AST) -> list[tuple[int, str]]:
 
 
 def _calls(tree: ast.AST) -> list[tuple[int, str]]:
-    found = []
+    found: list[tuple[int, str]] = []
     for node in ast.walk(tree):
         if not isinstance(node, ast.Call):
             continue

@@ -23,6 +23,7 @@ from ledger.witness import (
     AddCheckpoint,
     CheckpointSignatureRefused,
     ConsistencyRefused,
+    Cosigned,
     ForkRefused,
     RollbackRefused,
     StaleOldSize,
@@ -48,7 +49,7 @@ def empty() -> WitnessState:
 
 def cosign(
     state: WitnessState, log: MemLog, old: int, proof: tuple[bytes, ...] = (), note: bytes | None = None
-):  # type: ignore[no-untyped-def]
+) -> Cosigned:
     request = AddCheckpoint(old, proof, note if note is not None else log.checkpoint())
     return add_checkpoint(state, request, [log.vkey], W, NOW)
 

@@ -216,7 +216,7 @@ def page_for(browser: Any, live: LiveServer) -> Iterator[Callable[..., Any]]:
             service_workers=service_workers,
         )
         contexts.append(context)
-        cookies = [{"name": "kcl_lang", "value": lang, "url": live.url}]
+        cookies: list[dict[str, Any]] = [{"name": "kcl_lang", "value": lang, "url": live.url}]
         if signed_in and role != "anonymous":
             cookies.append(
                 {

@@ -48,6 +48,7 @@ def test_add_and_authenticate(ledger: LedgerFixture) -> None:
     assert (person.login, person.party, person.roles) == ("anna", "party:WH-01", frozenset({"warehouse"}))
     with ctx.engine.connect() as conn:
         row = conn.execute(select(WEB_USERS.c.password_hash)).scalar()
+    assert row is not None
     assert PASSWORD not in row
     assert people.authenticate_password(ctx, "ANNA", PASSWORD).login == "anna"
     for login, password in (("anna", "wrong password"), ("nobody", PASSWORD), ("bad login!", PASSWORD)):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import httpx
 import pytest
 
 from app.api.middleware import API_CSP, PAGE_CSP, loggable_path
@@ -12,8 +13,8 @@ from app.services.tokens import create_token
 from tests.web.conftest import PASSWORD, WebApp
 
 
-def _cookie_header(response: object, name: str) -> str:
-    headers = response.headers.get_list("set-cookie")  # type: ignore[attr-defined]
+def _cookie_header(response: httpx.Response, name: str) -> str:
+    headers = response.headers.get_list("set-cookie")
     return next(h for h in headers if h.startswith(f"{name}="))
 
 
@@ -39,7 +40,7 @@ def test_secure_cookie_when_configured(web_app: WebApp) -> None:
     web_app.add_person("anna", "WH-01")
     web_app.client.app.state.web_settings.web_cookie_secure = True  # type: ignore[attr-defined]
     # Secure cookies only travel over HTTPS (the sign-in form's token cookie too).
-    web_app.client.base_url = "https://testserver"  # type: ignore[assignment]
+    web_app.client.base_url = "https://testserver"
     assert "Secure" in _cookie_header(web_app.sign_in("anna"), "kcl_session")
 
 

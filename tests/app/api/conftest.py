@@ -86,10 +86,12 @@ class Api:
         return {} if as_ is None else {"Authorization": f"Bearer {self.tokens[as_]}"}
 
     def get(self, path: str, as_: str | None = "admin", **params: Any) -> Response:
-        return self.client.get(PREFIX + path, params=params, headers=self.headers(as_))
+        response: Response = self.client.get(PREFIX + path, params=params, headers=self.headers(as_))
+        return response
 
     def post(self, path: str, body: Any, as_: str | None = "admin") -> Response:
-        return self.client.post(PREFIX + path, json=body, headers=self.headers(as_))
+        response: Response = self.client.post(PREFIX + path, json=body, headers=self.headers(as_))
+        return response
 
     def ok(self, response: Response, status: int = 200) -> Any:
         assert response.status_code == status, response.text

@@ -139,11 +139,12 @@ def _samples(api: Api) -> dict[str, str]:
 
 
 def _query(path: str, samples: dict[str, str]) -> dict[str, Any]:
-    return {
+    by_path: dict[str, dict[str, Any]] = {
         "/log/proof/inclusion": {"index": 0},
         "/log/proof/consistency": {"old": 1},
         "/export": {"connector": samples["subject"]},
-    }.get(path, {})
+    }
+    return by_path.get(path, {})
 
 
 def _call(api: Api, method: str, template: str, role: str | None, samples: dict[str, str]) -> Any:

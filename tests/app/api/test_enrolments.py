@@ -30,7 +30,9 @@ def spki(key: SigningKey) -> str:
     return base64.b64encode(key.public_key.spki_der).decode()
 
 
-def enrol(api: Api, key: SigningKey, as_: str = "technician", label: str = "Firefox auf Tablet T01") -> Any:
+def enrol(
+    api: Api, key: SigningKey, as_: str | None = "technician", label: str = "Firefox auf Tablet T01"
+) -> Any:
     return api.post("/enrolments", {"spki": spki(key), "label": label}, as_=as_)
 
 

@@ -9,10 +9,13 @@ bodies their model, errors the problem model as application/problem+json.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from requests.structures import CaseInsensitiveDict
 from schemathesis.checks import (
     content_type_conformance,
     not_a_server_error,
@@ -90,8 +93,8 @@ def test_generated_requests_get_no_server_error(api: Api, method: str, path: str
             operation.as_strategy(generation_mode=schemathesis.GenerationMode.NEGATIVE),
         )
     )
-    def check(case: schemathesis.Case) -> None:
-        case.headers = {**(case.headers or {}), **auth}
+    def check(case: schemathesis.Case[Any]) -> None:
+        case.headers = CaseInsensitiveDict({**case.headers, **auth})
         response = case.call()
         statuses.add(response.status_code)
         assert response.status_code < 500, response.text

@@ -339,6 +339,7 @@ def test_rejecting_with_a_seal_mismatch_incident(api: Api) -> None:
         400,
         "input.handover",
     )
+    bad: dict[str, Any]
     for bad in ({"reason": ""}, {"reason": "x" * 1001}, {"incidents": []}, {**reject, "extra": True}):
         assert_problem(api.post(f"/handovers/{offer_id}/reject", bad, as_="carrier"), 422, "input.request")
     assert_problem(
@@ -395,6 +396,7 @@ def test_handover_parameters(api: Api) -> None:
     assert_problem(
         api.post(f"/handovers/{OFFER_ID}/reject", {"reason": "x"}, as_="carrier"), 404, "input.not_found"
     )
+    bad_body: dict[str, Any]
     for bad_body in ({"signatures": []}, {"signatures": [{"keyid": "x", "sig": "AAAA"}]}, {}):
         assert_problem(
             api.post(f"/handovers/{OFFER_ID}/accept", bad_body, as_="carrier"), 422, "input.request"

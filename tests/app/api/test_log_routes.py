@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from httpx import Response
+
 from ledger.checkpoint import open_checkpoint
 from ledger.encoding import hex_decode
 from ledger.merkle import hash_leaf, verify_consistency, verify_inclusion
@@ -10,7 +12,7 @@ from tests.app.api.conftest import PREFIX, Api, assert_problem
 
 
 def _public(api: Api, path: str, **params: object) -> str:
-    response = api.client.get(PREFIX + path, params=params)  # no token: these are public
+    response: Response = api.client.get(PREFIX + path, params=params)  # no token: these are public
     assert response.status_code == 200, response.text
     return response.text
 
