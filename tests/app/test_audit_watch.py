@@ -34,6 +34,7 @@ from tests.app.tlog_servers import (
     text,
 )
 from tests.helpers import LedgerFixture, new_ledger_fixture
+from tests.ledger.tlog_helpers import flip_signature_bit
 
 
 @pytest.fixture
@@ -178,9 +179,7 @@ def test_tampered_checkpoint_signature_is_detected(tmp_path: Path, ledger_a: Led
         ok(watch(tmp_path, server.url))
     grow(ledger_a, 1, "MORE")
     routes = _stub_routes(ledger_a, 3)
-    note = bytearray(ledger_a.ctx.store.checkpoint().encode())
-    note[-6] ^= 0x01
-    routes["/api/v1/log/checkpoint"] = text(bytes(note))
+    routes["/api/v1/log/checkpoint"] = text(flip_signature_bit(ledger_a.ctx.store.checkpoint()))
     with StubPeer(routes) as liar:
         failed(watch(tmp_path, liar.url), 1, "invalid checkpoint signature", "[verify.monitor.signature]")
 

@@ -43,7 +43,7 @@ from tests.app.tlog_servers import (
     text,
 )
 from tests.helpers import LedgerFixture, new_ledger_fixture
-from tests.ledger.tlog_helpers import MemLog
+from tests.ledger.tlog_helpers import MemLog, flip_signature_bit
 
 
 def make_witness(tmp_path: Path, name: str = "w1") -> tuple[Path, str]:
@@ -305,9 +305,7 @@ def test_unknown_log_bad_signature_and_malformed_requests(tmp_path: Path, sq: Le
         status, _, body = post(server, 0, [], other.ctx.store.checkpoint())  # same origin, other log key
         assert status == 403
         assert b"[verify.witness.signature]" in body
-        note = bytearray(sq.ctx.store.checkpoint().encode())
-        note[-5] ^= 0x01
-        status, _, body = post(server, 0, [], bytes(note))
+        status, _, body = post(server, 0, [], flip_signature_bit(sq.ctx.store.checkpoint()))
         assert status == 403
         assert b"[verify.witness.signature]" in body
         status, _, _ = http(f"{server.url}/add-checkpoint", method="POST", body=b"old x\n\nnope\n")

@@ -22,7 +22,7 @@ from ledger.monitor import (
     observe,
 )
 from ledger.witness import AddCheckpoint, WitnessState, add_checkpoint
-from tests.ledger.tlog_helpers import MemLog, witness_key, witness_verifier
+from tests.ledger.tlog_helpers import MemLog, flip_signature_bit, witness_key, witness_verifier
 
 
 def seen_at(log: MemLog, size: int | None = None) -> Seen:
@@ -207,9 +207,8 @@ def test_servers_new_root_claim_differs_from_the_checkpoint() -> None:
 
 def test_tampered_checkpoint_signature() -> None:
     log = MemLog().grow(3)
-    note = bytearray(log.checkpoint())
-    note[-8] ^= 0x02
-    finding(InvalidCheckpoint, "verify.monitor.signature", lambda: observe(None, bytes(note), log.vkey))
+    note = flip_signature_bit(log.checkpoint())
+    finding(InvalidCheckpoint, "verify.monitor.signature", lambda: observe(None, note, log.vkey))
 
 
 def test_checkpoint_signed_by_another_key() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from dataclasses import dataclass, field
 
@@ -67,3 +68,18 @@ class MemLog:
 
     def proof(self, old: int, new: int | None = None) -> tuple[bytes, ...]:
         return tuple(self.tree.consistency_proof(old, new))
+
+
+def flip_signature_bit(note: str | bytes) -> bytes:
+    """``note`` with one bit of its last signature flipped, still well-formed base64.
+
+    Flipping a bit of the base64 *text* instead can make an invalid character ('+' ^ 1 is
+    '*', 'A' ^ 1 is '@'): a malformed note, not a bad signature, so with a random key the
+    outcome would be left to chance.
+    """
+    text = note.decode("utf-8") if isinstance(note, bytes) else note
+    body, _, line = text.rstrip("\n").rpartition("\n")
+    dash, name, encoded = line.split(" ")
+    raw = bytearray(base64.b64decode(encoded, validate=True))
+    raw[-1] ^= 0x01  # the signature's last byte (after the 4-byte key hash)
+    return f"{body}\n{dash} {name} {base64.b64encode(bytes(raw)).decode()}\n".encode()
