@@ -28,6 +28,7 @@ import structlog
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
+from app.errors import OperationalError
 from app.services.context import LedgerContext
 from app.services.verification import VerifyReport, verify_ledger
 from app.tables import VERIFY_JOBS
@@ -125,44 +126,44 @@ class VerifyJobs:
         """Start a job, or return the one already running (in this or any other process)."""
         ctx = self._ctx
         self._reap_stale()
-        size = ctx.store.size()
-        job_id = b64url_encode(ctx.random_bytes(12))
-        now = self._now()
-        row = {
-            "job_id": job_id,
-            "started_by": party,
-            "size": size,
-            "state": "running",
-            "checked": 0,
-            "owner": self._owner,
-            "started_at": now,
-            "heartbeat_at": now,
-            "running": 1,
-        }
-        try:
-            with ctx.engine.begin() as conn:
-                conn.execute(VERIFY_JOBS.insert(), row)
-        except IntegrityError:
-            # The slot is taken: another job runs (perhaps started by another process
-            # a moment ago). Answer with that one; if it finished meanwhile, try again.
-            running = self._running()
-            if running is not None:
-                return running
-            return self.start(party)
-        self._prune(job_id)
-        threading.Thread(target=self._run, args=(job_id,), name=f"verify-{job_id}", daemon=True).start()
-        job = self.get(job_id)
-        assert job is not None
-        return job
+        for _ in range(3):
+            now = self._now()
+            job_id = b64url_encode(ctx.random_bytes(12))
+            row = {
+                "job_id": job_id,
+                "started_by": party,
+                "size": ctx.store.size(),
+                "state": "running",
+                "checked": 0,
+                "owner": self._owner,
+                "started_at": now,
+                "heartbeat_at": now,
+                "running": 1,
+            }
+            try:
+                with ctx.engine.begin() as conn:
+                    conn.execute(VERIFY_JOBS.insert(), row)
+            except IntegrityError:
+                # The slot is taken: another job runs (perhaps started by another process
+                # a moment ago). Answer with that one; if it finished meanwhile, try again.
+                running = self._running()
+                if running is not None:
+                    return running
+                continue
+            self._prune(job_id)
+            threading.Thread(target=self._run, args=(job_id,), name=f"verify-{job_id}", daemon=True).start()
+            job = self.get(job_id)
+            assert job is not None
+            return job
+        raise OperationalError("verify-all could not be started: the job slot stayed taken")
 
     def get(self, job_id: str) -> VerifyJob | None:
-        with self._ctx.engine.connect() as conn:
-            row = conn.execute(select(VERIFY_JOBS).where(VERIFY_JOBS.c.job_id == job_id)).mappings().first()
+        row = self._row(job_id)
+        if row is not None and row["state"] == "running" and self._is_stale(row["heartbeat_at"]):
+            self._reap_stale()
+            row = self._row(job_id)
         if row is None:
             return None
-        if row["state"] == "running" and self._is_stale(row["heartbeat_at"]):
-            self._reap_stale()
-            return self.get(job_id)
         return VerifyJob(
             job_id=row["job_id"],
             started_by=row["started_by"],
@@ -174,6 +175,10 @@ class VerifyJobs:
             started_at=parse_timestamp(row["started_at"]),
             finished_at=parse_timestamp(row["finished_at"]) if row["finished_at"] else None,
         )
+
+    def _row(self, job_id: str) -> Any:
+        with self._ctx.engine.connect() as conn:
+            return conn.execute(select(VERIFY_JOBS).where(VERIFY_JOBS.c.job_id == job_id)).mappings().first()
 
     def _running(self) -> VerifyJob | None:
         with self._ctx.engine.connect() as conn:
