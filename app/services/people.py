@@ -28,10 +28,11 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.services.context import LedgerContext
+from app.services.custody import party_ref
+from app.services.party_roles import granted_roles, held_roles
 from app.tables import PARTIES, WEB_SESSIONS, WEB_USERS
 from ledger.encoding import b64url_encode
 from ledger.errors import Conflict, InvalidInput, LedgerError, NotFound
-from ledger.ids import party_subject
 from ledger.kinds import ROLES
 from ledger.times import format_timestamp, parse_timestamp
 
@@ -124,12 +125,6 @@ def _check_password(password: str) -> None:
 # People
 
 
-def _party_roles(ctx: LedgerContext, subject: str) -> set[str] | None:
-    with ctx.engine.connect() as conn:
-        roles = conn.execute(select(PARTIES.c.roles).where(PARTIES.c.subject == subject)).scalar()
-    return None if roles is None else set(json.loads(roles))
-
-
 def _person(row: Any) -> Person:
     m = row._mapping
     return Person(
@@ -161,17 +156,7 @@ def add_person(
 ) -> Person:
     """A new person for ``party`` with some of its roles (default: all it holds)."""
     name = check_login(login)
-    subject = party if party.startswith("party:") else party_subject(party)
-    held = _party_roles(ctx, subject)
-    if held is None:
-        raise NotFound(f"unknown party {subject}")
-    wanted = sorted(set(roles) if roles else held)
-    unknown = [r for r in wanted if r not in ROLES]
-    if unknown:
-        raise InvalidInput(f"unknown roles {unknown}")
-    missing = [r for r in wanted if r not in held]
-    if missing:
-        raise InvalidInput(f"{subject} does not hold {missing}")
+    subject, wanted = granted_roles(ctx, party, roles)
     display = (display_name or name).strip()
     if not 1 <= len(display) <= 200 or not display.isprintable():
         raise InvalidInput("a display name is 1–200 printable characters")
@@ -202,9 +187,7 @@ def get_person(ctx: LedgerContext, login: str) -> Person:
 def list_people(ctx: LedgerContext, party: str | None = None) -> list[Person]:
     query = select(WEB_USERS).order_by(WEB_USERS.c.login)
     if party is not None:
-        query = query.where(
-            WEB_USERS.c.party == (party if party.startswith("party:") else party_subject(party))
-        )
+        query = query.where(WEB_USERS.c.party == party_ref(party))
     with ctx.engine.connect() as conn:
         return [_person(r) for r in conn.execute(query)]
 
@@ -244,7 +227,7 @@ def _update(ctx: LedgerContext, login: str, **values: Any) -> None:
 
 def effective_roles(ctx: LedgerContext, person: Person) -> frozenset[str]:
     """The person's roles that their party still holds in the ledger."""
-    held = _party_roles(ctx, person.party) or set()
+    held = held_roles(ctx, person.party) or set()
     return frozenset(person.roles & held)
 
 

@@ -20,12 +20,12 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.services.context import LedgerContext
+from app.services.custody import party_ref
+from app.services.party_roles import granted_roles
 from app.services.short_cache import ShortLivedCache
 from app.tables import API_TOKENS, PARTIES
 from ledger.encoding import b64url_encode
-from ledger.errors import AuthorizationError, Conflict, InvalidInput, LedgerError, NotFound
-from ledger.ids import party_subject
-from ledger.kinds import ROLES
+from ledger.errors import AuthorizationError, Conflict, LedgerError, NotFound
 from ledger.times import format_timestamp, parse_timestamp
 
 TOKEN_PREFIX = "kcl_"  # noqa: S105 - a public prefix that marks tokens, not a secret
@@ -71,17 +71,7 @@ def create_token(
     expires_at: str | None = None,
 ) -> tuple[str, dict[str, Any]]:
     """A new token for ``party`` (a subset of its current roles); returns (token, info)."""
-    subject = party if party.startswith("party:") else party_subject(party)
-    held = _party_roles(ctx, subject)
-    if held is None:
-        raise NotFound(f"unknown party {subject}")
-    wanted = sorted(set(roles) if roles else held)
-    unknown = [r for r in wanted if r not in ROLES]
-    if unknown:
-        raise InvalidInput(f"unknown roles {unknown}")
-    missing = [r for r in wanted if r not in held]
-    if missing:
-        raise InvalidInput(f"{subject} does not hold {missing}")
+    subject, wanted = granted_roles(ctx, party, roles)
     if expires_at is not None:
         parse_timestamp(expires_at, "expires_at")
     token = TOKEN_PREFIX + b64url_encode(ctx.random_bytes(TOKEN_BYTES))
@@ -104,12 +94,6 @@ def create_token(
     return token, info
 
 
-def _party_roles(ctx: LedgerContext, subject: str) -> set[str] | None:
-    with ctx.engine.connect() as conn:
-        roles = conn.execute(select(PARTIES.c.roles).where(PARTIES.c.subject == subject)).scalar()
-    return None if roles is None else set(json.loads(roles))
-
-
 def revoke_token(ctx: LedgerContext, token_id: str) -> None:
     with ctx.engine.begin() as conn:
         changed = conn.execute(
@@ -125,9 +109,7 @@ def revoke_token(ctx: LedgerContext, token_id: str) -> None:
 def list_tokens(ctx: LedgerContext, party: str | None = None) -> list[dict[str, Any]]:
     query = select(API_TOKENS).order_by(API_TOKENS.c.created_at)
     if party is not None:
-        query = query.where(
-            API_TOKENS.c.party == (party if party.startswith("party:") else party_subject(party))
-        )
+        query = query.where(API_TOKENS.c.party == party_ref(party))
     with ctx.engine.connect() as conn:
         rows = conn.execute(query).all()
     return [
