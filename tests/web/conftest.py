@@ -49,7 +49,6 @@ import contextlib
 import os
 import re
 import shutil
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -67,6 +66,7 @@ from app.services import people, sessions
 from app.services.context import LedgerContext
 from app.services.demo import build_demo
 from ledger.keys import SigningKey
+from tests.app.tlog_servers import free_port
 from tests.helpers import KEY_PASSPHRASE, LedgerFixture, new_ledger_fixture, settings_for
 
 CHROMIUM = "/usr/bin/chromium"
@@ -101,12 +101,6 @@ class LiveServer:
         return session_id
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="session")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     import uvicorn
@@ -121,7 +115,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     finally:
         seed_ctx.engine.dispose()
     ctx = LedgerContext.open(settings)
-    port = _free_port()
+    port = free_port()
     config = uvicorn.Config(
         create_app(settings, ctx), host="127.0.0.1", port=port, log_level="warning", access_log=False
     )

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from app.settings import Settings
-from tests.app.api_scale.test_two_servers import serve, wait_until_up
+from tests.app.api_scale.servers import serve, wait_until_up
 from tests.helpers import LedgerFixture
 
 pytestmark = pytest.mark.slow

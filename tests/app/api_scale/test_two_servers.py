@@ -18,16 +18,9 @@ once. Then:
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,7 +38,8 @@ from ledger.entry import Entry
 from ledger.envelope import Envelope
 from ledger.note import parse_vkey
 from ledger.receipt import verify_receipt
-from tests.helpers import LOG_PASSPHRASE, LedgerFixture
+from tests.app.api_scale.servers import Server, log_records, serve, wait_until_up
+from tests.helpers import LedgerFixture
 
 pytestmark = pytest.mark.slow
 
@@ -57,102 +51,11 @@ CLIENT_THREADS = 8
 
 
 @dataclass
-class Server:
-    url: str
-    process: subprocess.Popen[bytes]
-    log: Path
-
-
-@dataclass
 class Outcome:
     """What one client thread saw: per request the server, the envelopes sent and the answer."""
 
     sent: list[tuple[str, list[Envelope], int, dict[str, Any]]] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _custody() -> list[str]:
-    script = Path(sys.executable).parent / "custody"
-    assert script.exists(), f"the custody script is not installed next to {sys.executable}"
-    return [str(script)]
-
-
-@contextmanager
-def serve(
-    ledger: LedgerFixture,
-    tmp_path: Path,
-    name: str,
-    workers: int = 1,
-    env_extra: dict[str, str] | None = None,
-) -> Iterator[Server]:
-    """`custody serve` as its own process group; stopped with SIGINT (what Ctrl-C sends)."""
-    settings = ledger.ctx.settings
-    env = {
-        **os.environ,
-        "CUSTODY_DATABASE_URL": settings.database_url,
-        "CUSTODY_KEY_DIR": str(settings.resolved_key_dir()),
-        "CUSTODY_LOG_KEY_PASSPHRASE": LOG_PASSPHRASE,
-        "CUSTODY_LOG_FORMAT": "json",
-        **(env_extra or {}),
-    }
-    env.pop("CUSTODY_KEY_PASSPHRASE", None)  # a server signs checkpoints only, with the log key
-    port = _free_port()
-    log = tmp_path / f"{name}.log"
-    with open(log, "wb") as out, open(tmp_path / f"{name}.err", "wb") as err:
-        process = subprocess.Popen(
-            [*_custody(), "serve", "--port", str(port), "--workers", str(workers)],
-            env=env,
-            stdout=out,
-            stderr=err,
-            start_new_session=True,
-        )
-    try:
-        yield Server(f"http://127.0.0.1:{port}", process, log)
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGINT)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-
-
-def wait_until_up(server: Server, workers: int, deadline: float) -> None:
-    """Every worker process of the server has started (its `service_started` log line) and health answers."""
-    while True:
-        assert server.process.poll() is None, f"server exited: {server.log.with_suffix('.err').read_text()}"
-        started = {
-            record["pid"] for record in _log_records(server) if record.get("event") == "service_started"
-        }
-        if len(started) >= workers:
-            try:
-                if httpx.get(f"{server.url}/api/v1/health", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-        assert time.monotonic() < deadline, f"server did not come up: {server.log.read_text()[-2000:]}"
-        time.sleep(0.2)
-
-
-def _log_records(server: Server) -> list[dict[str, Any]]:
-    """The server's stdout so far: every complete line must be one JSON object."""
-    text = server.log.read_text(encoding="utf-8")
-    records = []
-    for line in text.splitlines(keepends=True):
-        if not line.endswith("\n"):
-            break  # a line still being written
-        record = json.loads(line)
-        assert isinstance(record, dict), line
-        assert {"event", "level", "timestamp", "pid"} <= set(record), line
-        records.append(record)
-    return records
 
 
 def _seal_statement(ledger: LedgerFixture, party: str, number: int) -> Envelope:
@@ -288,7 +191,7 @@ def test_servers_on_one_database_append_without_gaps(ledger: LedgerFixture, tmp_
     created = [
         (server.url, record["pid"])
         for server in servers
-        for record in _log_records(server)
+        for record in log_records(server)
         if record.get("event") == "request" and record.get("status") == 201
     ]
     assert len(created) == len(sent)
