@@ -342,6 +342,9 @@ def schema_rows(schema: Obj, prefix: str = "") -> list[tuple[str, str, str]]:
         rows.append((f"{prefix}{name}", presence, _describe(validator)))
         if isinstance(validator, Obj):
             rows += schema_rows(validator, f"{prefix}{name}.")
+        elif isinstance(validator, ListOf) and isinstance(validator.item, Obj):
+            # The members of each item, so that a verifier can check them from the spec alone.
+            rows += schema_rows(validator.item, f"{prefix}{name}[].")
     return rows
 
 

@@ -425,15 +425,18 @@ def _chunks(source: Source, partial: bool, report: BundleReport) -> Iterator[Chu
     for line in entry_lines:
         if line.problem is not None:
             _line_finding(report, bundle.ENTRIES, line)
-            if not line.data:
-                continue
         proof: bytes | None = None
         if proof_lines is not None:
+            # Taken even for an entry line that is dropped below: proof line j belongs to
+            # entry line j (format §15.1), so one bad entry line must not shift every later
+            # entry onto its neighbour's proof.
             proof_line = next(proof_lines, None)
             if proof_line is not None:
                 if proof_line.problem is not None:
                     _line_finding(report, bundle.PROOFS, proof_line)
                 proof = proof_line.data or None
+        if not line.data:
+            continue
         lines.append(line.data)
         proofs.append(proof)
         if len(lines) >= CHUNK:

@@ -43,7 +43,7 @@ from ledger.keys import Algorithm, SigningKey
 from ledger.merkle import hash_leaf
 from ledger.note import CosignatureSigner, Ed25519NoteSigner, sign_note
 from tests.app.bundle_helpers import Log, Parts, demo, log_of, read_zip, write_dir, write_zip, zip_info
-from tests.app.findings_helpers import Expect, assert_findings
+from tests.app.findings_helpers import Expect, assert_findings, describe
 from tests.helpers import KEY_PASSPHRASE
 
 REPO = Path(__file__).resolve().parents[2]
@@ -261,6 +261,19 @@ def deleted_middle_entry(world: World, parts: Parts) -> Tampered:
     return Tampered(out, [chain], exact=False)
 
 
+def emptied_entry_line(world: World, parts: Parts) -> Tampered:
+    """Entry k's line left empty: a bad line, and the chain through k broken."""
+    out = parts.copy()
+    out.entries[_entry_at(out, world.k)] = b""
+    found = [
+        Expect(None, "bundle.line"),
+        Expect(world.s, "chain.prev", _leaf(world, world.chain[3]), _leaf(world, world.k)),
+    ]
+    if out.proofs is None:
+        found.append(Expect(world.k + 1, "entry.index", str(world.k), str(world.k + 1)))
+    return Tampered(out, found, exact=False)
+
+
 def truncated_tail(world: World, parts: Parts) -> Tampered:
     out = parts.copy()
     if out.proofs is None:
@@ -396,6 +409,7 @@ CASES = [
     flipped_byte_unreadable_entry,
     flipped_byte_in_signature,
     deleted_middle_entry,
+    emptied_entry_line,
     truncated_tail,
     swapped_entries,
     duplicated_entry,
@@ -418,6 +432,18 @@ def test_tampering_with_a_bundle_is_reported_where_it_happened(
     honest = world.log.full() if kind == "full" else world.log.partial(world.needed)
     tampered = case(world, honest)
     assert_reported(_verify(tampered.parts, tmp_path / "tampered.zip"), tampered)
+
+
+def test_an_empty_entry_line_leaves_the_later_proofs_paired(world: World, tmp_path: Path) -> None:
+    """Proof line j belongs to entry line j (format §15.1), also after a line that is dropped."""
+    parts = world.log.partial(world.needed)
+    parts.entries[_entry_at(parts, world.k)] = b""
+    report = _verify(parts, tmp_path / "emptied.zip")
+    codes = [f.code for f in report.findings]
+    assert "bundle.line" in codes
+    assert [c for c in codes if c.startswith("proof.") or c == "bundle.entry_missing"] == [], describe(
+        report.findings
+    )
 
 
 def test_a_partial_bundle_cut_after_its_last_entry_cannot_be_told_apart(world: World, tmp_path: Path) -> None:
