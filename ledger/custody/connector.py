@@ -536,6 +536,13 @@ def _guard_installed(state: LedgerState, ctx: Context, record: ConnectorRecord) 
                 "(an override needs a reason and an auditor's co-signature)",
             )
         auditor = override["auditor"]
+        if auditor == ctx.statement.by:
+            # Four eyes: a technician who also holds `auditor` cannot approve their own
+            # exception to the validity rule; the override is a second person's decision.
+            raise RuleViolation(
+                "rule.certificate_validity",
+                f"the override auditor must be another party than the installer {auditor}",
+            )
         if auditor not in ctx.signers or AUDITOR not in state.roles_of(auditor):
             raise RuleViolation(
                 "rule.certificate_validity", f"the override needs the co-signature of auditor {auditor}"

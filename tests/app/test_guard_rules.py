@@ -25,6 +25,7 @@ from app import queries
 from app.projections import compare_projections, replay
 from app.services import custody, handover
 from app.services.signing import signed_statement
+from app.services.trust import grant_role
 from app.services.verification import verify_ledger
 from ledger.custody.records import (
     BROKEN,
@@ -62,7 +63,7 @@ from tests.app.custody_scenarios import (
     expect_violation,
     snapshot,
 )
-from tests.helpers import LedgerFixture
+from tests.helpers import ADMIN, LedgerFixture
 
 Action = Callable[[], object]
 Build = Callable[[World, bool], Action]
@@ -638,6 +639,19 @@ def _validity_non_auditor(w: World, ok: bool) -> Action:
     return lambda: w.install(
         unit, override_reason="urgent exchange", auditor=auditor, auditor_key=w.key(auditor)
     )
+
+
+@case("rule.certificate_validity", "override_by_the_installer")
+def _validity_self_override(w: World, ok: bool) -> Action:
+    """Four eyes: the installer may hold `auditor` too, but cannot approve their own override."""
+    if "auditor" not in w.ctx.store.trust_state().roles_of(party(TECH)):
+        grant_role(w.ctx, w.lf.admin_key, ADMIN, TECH, "auditor")
+    unit = w.unit("INSPECTED", not_after=SHORT_VALIDITY)
+    if ok:
+        envelope = install_envelope(w, unit, auditor=AUD, signers=[TECH, AUD])
+    else:
+        envelope = install_envelope(w, unit, auditor=TECH, signers=[TECH])
+    return lambda: w.ctx.writer().append([envelope])
 
 
 @case("rule.certificate_expired", "no_override")
