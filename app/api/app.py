@@ -60,8 +60,10 @@ log with C2SP checkpoints.
 
 **Public** (no token): `GET /api/v1/health`, `/log/checkpoint`, `/log/vkey`, `/log/witnesses`,
 `/log/proof/inclusion`, `/log/proof/consistency`, `/labels/vkey`. Everything else needs
-`Authorization: Bearer <API token>`; the token's roles gate reads, and every write is a statement
-signed by keys the ledger authorises.
+`Authorization: Bearer <API token>`; the token's roles gate reads and writes — a statement of the
+token's own party must be of a kind one of the token's roles may sign (or countersign), and
+administrators may relay other parties' statements — and every write is a statement signed by
+keys the ledger authorises.
 
 Errors are RFC 9457 `application/problem+json` with a stable `code`. Formats: `docs/format.md`.
 """

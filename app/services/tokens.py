@@ -25,7 +25,8 @@ from app.services.party_roles import granted_roles
 from app.services.short_cache import ShortLivedCache
 from app.tables import API_TOKENS, PARTIES
 from ledger.encoding import b64url_encode
-from ledger.errors import AuthorizationError, Conflict, LedgerError, NotFound
+from ledger.errors import AuthorizationError, Conflict, LedgerError, NotFound, UnknownKind
+from ledger.kinds import REGISTRY
 from ledger.times import format_timestamp, parse_timestamp
 
 TOKEN_PREFIX = "kcl_"  # noqa: S105 - a public prefix that marks tokens, not a secret
@@ -56,6 +57,26 @@ class Principal:
 
     def has_any(self, roles: frozenset[str] | set[str]) -> bool:
         return bool(self.roles & roles)
+
+    def require_role_for(self, kind: str, *, countersign: bool = False) -> None:
+        """Refuse unless this credential carries a role that may sign (or countersign) ``kind``.
+
+        The ledger checks the *party's* roles when it admits a statement; a token or a
+        person may carry only a subset of them, and that subset must bound what they can
+        submit — else an auditor-only credential of a party that also holds `admin` could
+        append administrator statements signed by the party's keys.
+        """
+        try:
+            spec = REGISTRY.get(kind)
+        except UnknownKind:
+            return  # not ours to judge: the ledger refuses it with its own error code
+        allowed = spec.counterparty_roles if countersign else spec.roles
+        if not self.roles & allowed:
+            action = "countersign" if countersign else "submit"
+            raise Forbidden(
+                f"this credential's roles ({', '.join(sorted(self.roles)) or 'none'}) cannot {action} "
+                f"{kind}: it needs one of {', '.join(sorted(allowed))}"
+            )
 
 
 def digest_of(token: str) -> str:

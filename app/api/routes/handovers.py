@@ -25,6 +25,7 @@ from app.api.paging import HEX32_PATTERN, Limit, Offset
 from app.api.schemas import AcceptIn, HandoverIn, OfferList, OfferOut, Receipts, RejectIn, RejectOut
 from app.api.security import Caller, Ledger
 from app.services import handover
+from app.services.handover import TRANSFER
 from app.services.receipts import receipts_for
 from ledger.encoding import b64decode
 from ledger.envelope import Envelope
@@ -44,6 +45,7 @@ def create(ctx: Ledger, caller: Caller, body: HandoverIn) -> OfferOut:
     the ledger knows. Refusals carry the ledger's error codes and rule ids, with the `position`
     of the envelope. Nothing is appended."""
     ctx.require_initialised()
+    caller.require_role_for(TRANSFER)
     envelopes = [Envelope.from_json(e.model_dump()) for e in body.envelopes]
     return _out(handover.create_offer_from_envelopes(ctx, caller.party, body.to, envelopes))
 
@@ -88,6 +90,7 @@ def accept(request: Request, ctx: Ledger, caller: Caller, offer_id: OfferId, bod
     valid now. All statements are appended as one unit — every connector changes hands or none —
     and the answer holds an offline receipt per entry (as `POST /statements`)."""
     ctx.require_initialised()
+    caller.require_role_for(TRANSFER, countersign=True)
     signatures = [(s.keyid, b64decode(s.sig, f"signatures[{i}].sig")) for i, s in enumerate(body.signatures)]
     result = handover.accept_offer_with_signatures(
         ctx, caller.party, offer_id, signatures, submit=request.app.state.appender.submit
@@ -101,6 +104,8 @@ def reject(request: Request, ctx: Ledger, caller: Caller, offer_id: OfferId, bod
     receiver about connectors of the offer (e.g. the seals differ from those declared); they are
     appended as one unit before the offer closes, and their receipts are returned."""
     ctx.require_initialised()
+    if body.incidents:
+        caller.require_role_for("incident.reported")
     incidents = [Envelope.from_json(e.model_dump()) for e in body.incidents]
     offer, appended = handover.reject_offer_signed(
         ctx, caller.party, offer_id, body.reason, incidents, submit=request.app.state.appender.submit

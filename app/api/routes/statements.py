@@ -32,13 +32,15 @@ def _envelopes(items: list[EnvelopeIn], principal: Principal) -> list[Envelope]:
     envelopes = [Envelope.from_json(item.model_dump()) for item in items]
     # The token decides who may submit: a party submits its own statements
     # (administrators may relay others'). The signatures decide who said it.
-    if "admin" not in principal.roles:
-        for envelope in envelopes:
-            author = Statement.from_bytes(envelope.payload).by
-            if author != principal.party:
-                raise Forbidden(
-                    f"{principal.party} may only submit its own statements (this one is by {author})"
-                )
+    # A party's own statements must also be of a kind the credential's roles may sign.
+    for envelope in envelopes:
+        statement = Statement.from_bytes(envelope.payload)
+        if statement.by == principal.party:
+            principal.require_role_for(statement.kind)
+        elif "admin" not in principal.roles:
+            raise Forbidden(
+                f"{principal.party} may only submit its own statements (this one is by {statement.by})"
+            )
     return envelopes
 
 

@@ -13,9 +13,10 @@ from typing import Any
 import pytest
 
 from app.services import idempotency
+from app.services.tokens import create_token
 from ledger.errors import LedgerError
 from ledger.merkle import hash_leaf
-from tests.app.api.conftest import ADMIN, TECH, Api, assert_problem
+from tests.app.api.conftest import ADMIN, PREFIX, TECH, Api, assert_problem
 
 
 def _report(api: Api, description: str = "dent") -> dict[str, Any]:
@@ -202,3 +203,34 @@ def test_malformed_envelopes_get_their_own_codes_and_append_nothing(api: Api) ->
         if code is not None:
             assert response.json()["code"] == code, (name, response.json())
     assert api.size() == size
+
+
+def _token_with(api: Api, party_id: str, roles: list[str]) -> str:
+    token, _ = create_token(api.ctx, party_id, roles=roles, label="narrow")
+    return token
+
+
+def test_a_credential_submits_only_kinds_its_own_roles_may_sign(api: Api) -> None:
+    """The party's keys sign for all its roles; a token carrying a subset is bounded by it."""
+    # The administrator party also holds `auditor`; a token of it carries `auditor` only.
+    api.ok(
+        api.post("/statements", api.sign("role.granted", f"party:{ADMIN}", ADMIN, {"role": "auditor"})), 201
+    )
+    narrow = {"Authorization": f"Bearer {_token_with(api, ADMIN, ['auditor'])}"}
+    grant = api.sign("role.granted", f"party:{TECH}", ADMIN, {"role": "admin"})
+    size = api.size()
+    refused = api.client.post(f"{PREFIX}/statements", json=grant, headers=narrow)
+    problem = assert_problem(refused, 403, "auth.forbidden")
+    assert "cannot submit role.granted: it needs one of admin" in problem["detail"]
+    batch = api.client.post(f"{PREFIX}/statements/batch", json={"envelopes": [grant]}, headers=narrow)
+    assert_problem(batch, 403, "auth.forbidden")
+    assert api.size() == size
+    # What `auditor` may sign, the same token submits.
+    report = api.sign(
+        "incident.reported",
+        api.connector("IN_OPERATION", TECH),
+        ADMIN,
+        {"category": "tamper_suspected", "description": "audit finding"},
+    )
+    api.ok(api.client.post(f"{PREFIX}/statements", json=report, headers=narrow), 201)
+    assert api.size() == size + 1
