@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -62,6 +63,13 @@ def loggable_path(path: str) -> str:
     return path
 
 
+#: ``Authorization: Bearer kcl_…`` exactly as tokens are issued (app.services.tokens).
+BEARER_TOKEN = re.compile(rb"Bearer kcl_[A-Za-z0-9_-]{43}")
+#: Sign-in attempts (POST /login…) per client address: 10 at once, then one every 5 s.
+SIGN_IN_RATE = 0.2
+SIGN_IN_BURST = 10
+
+
 @dataclass
 class _Bucket:
     tokens: float
@@ -71,10 +79,30 @@ class _Bucket:
 class RateLimiter:
     """Token buckets: ``rate`` requests per second sustained, ``burst`` at once."""
 
-    def __init__(self, rate: float, burst: int) -> None:
-        self.rate, self.burst = rate, burst
+    def __init__(self, rate: float, burst: int, max_keys: int = 50_000) -> None:
+        self.rate, self.burst, self.max_keys = rate, burst, max_keys
         self._buckets: dict[str, _Bucket] = {}
         self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._buckets)
+
+    def _evict(self, moment: float) -> None:
+        # Never empty the table: that would hand every caller a fresh burst, and anyone
+        # able to create keys could reset everyone's limits. A bucket that has refilled
+        # is the same as a new one, so dropping it loses nothing; if the table is still
+        # too full, the fullest buckets go next — the callers being held back (nearly
+        # empty buckets) are the ones worth remembering.
+        def level(bucket: _Bucket) -> float:
+            return min(float(self.burst), bucket.tokens + (moment - bucket.updated) * self.rate)
+
+        fullest_first = sorted(self._buckets, key=lambda k: level(self._buckets[k]), reverse=True)
+        excess = len(self._buckets) - self.max_keys // 2
+        for key in fullest_first:
+            if excess <= 0 and level(self._buckets[key]) < self.burst:
+                break
+            del self._buckets[key]
+            excess -= 1
 
     def take(self, key: str, now: float | None = None) -> float:
         """0 if allowed, else the seconds until the next request would be."""
@@ -82,8 +110,8 @@ class RateLimiter:
         with self._lock:
             bucket = self._buckets.get(key)
             if bucket is None:
-                if len(self._buckets) > 50_000:
-                    self._buckets.clear()
+                if len(self._buckets) >= self.max_keys:
+                    self._evict(moment)
                 bucket = self._buckets[key] = _Bucket(float(self.burst), moment)
             bucket.tokens = min(self.burst, bucket.tokens + (moment - bucket.updated) * self.rate)
             bucket.updated = moment
@@ -107,8 +135,17 @@ def _problem(status: int, code: str, detail: str, path: str) -> bytes:
 
 
 class EdgeMiddleware:
-    def __init__(self, app: ASGIApp, *, max_body: int, limiter: RateLimiter, hsts: bool = False) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_body: int,
+        limiter: RateLimiter,
+        hsts: bool = False,
+        sign_in_limiter: RateLimiter | None = None,
+    ) -> None:
         self.app, self.max_body, self.limiter, self.hsts = app, max_body, limiter, hsts
+        self.sign_in_limiter = sign_in_limiter or RateLimiter(SIGN_IN_RATE, SIGN_IN_BURST)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -151,11 +188,20 @@ class EdgeMiddleware:
             await send({"type": "http.response.body", "body": body})
 
         try:
-            # Rate limit: per token (hashed, never logged), else per address.
-            auth = headers.get(b"authorization", b"")
+            # Rate limit: per API token (hashed, never logged), else per client address.
+            # Only an API request with a well-formed bearer token gets a bucket of its own:
+            # any other Authorization value would let a client pick a fresh bucket per
+            # request. Sign-in (scrypt, ~50 ms of CPU a try) has a tighter bucket per
+            # address on top.
             client = scope.get("client") or ("?", 0)
-            key = "t:" + hashlib.sha256(auth).hexdigest()[:16] if auth else f"a:{client[0]}"
+            auth = headers.get(b"authorization", b"")
+            if path.startswith("/api/") and BEARER_TOKEN.fullmatch(auth):
+                key = "t:" + hashlib.sha256(auth).hexdigest()[:16]
+            else:
+                key = f"a:{client[0]}"
             wait = self.limiter.take(key)
+            if wait == 0 and scope.get("method") == "POST" and path.startswith("/login"):
+                wait = self.sign_in_limiter.take(f"a:{client[0]}")
             if wait > 0:
                 await refuse(
                     429,

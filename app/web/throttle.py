@@ -14,6 +14,8 @@ import time
 
 MAX_FAILURES = 10
 WINDOW = 15 * 60.0
+#: Logins with recent failures remembered per process (memory stays bounded).
+MAX_LOGINS = 100_000
 
 
 class SignInThrottle:
@@ -35,12 +37,24 @@ class SignInThrottle:
             return len(self._recent(login.strip().lower(), now or time.monotonic())) < self.max_failures
 
     def failed(self, login: str, now: float | None = None) -> None:
+        """Count a wrong password. An attempt the throttle refused is not counted again:
+        else anyone could keep a known login locked for good by trying on a schedule."""
         moment = now or time.monotonic()
         with self._lock:
-            if len(self._failures) > 100_000:
-                self._failures.clear()
             key = login.strip().lower()
-            self._failures[key] = [*self._recent(key, moment), moment]
+            recent = self._recent(key, moment)
+            if len(recent) >= self.max_failures:
+                return
+            if key not in self._failures and len(self._failures) >= MAX_LOGINS:
+                # Never forget everything at once (that would reset every lockout); expired
+                # entries go first, then the logins whose last failure is oldest.
+                for stale in list(self._failures):
+                    self._recent(stale, moment)
+                if len(self._failures) >= MAX_LOGINS:
+                    oldest = sorted(self._failures, key=lambda k: self._failures[k][-1])
+                    for gone in oldest[: len(self._failures) - MAX_LOGINS // 2]:
+                        del self._failures[gone]
+            self._failures[key] = [*recent, moment]
 
     def succeeded(self, login: str) -> None:
         with self._lock:

@@ -212,3 +212,33 @@ def test_sign_in_throttle() -> None:
     assert throttle.allowed("anna", now=62.0)  # the first failure has aged out
     throttle.succeeded("anna")
     assert throttle.allowed("anna", now=4.0)
+
+
+def test_a_locked_login_unlocks_on_time_however_often_it_is_tried() -> None:
+    """Refused attempts are not failures: trying on a schedule cannot keep a login locked."""
+    throttle = SignInThrottle(max_failures=3, window=60)
+    for moment in (1.0, 2.0, 3.0):
+        throttle.failed("anna", now=moment)
+    for moment in range(4, 61, 5):  # an attacker keeps trying while it is locked
+        assert not throttle.allowed("anna", now=float(moment))
+        throttle.failed("anna", now=float(moment))
+    assert throttle.allowed("anna", now=63.5)  # 60 s after the third real failure
+
+
+def test_the_throttle_forgets_old_logins_first_never_all_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("app.web.throttle.MAX_LOGINS", 10)
+    throttle = SignInThrottle(max_failures=2, window=1000)
+    for number in range(9):
+        throttle.failed(f"user{number}", now=1.0 + number)
+    throttle.failed("anna", now=20.0)
+    throttle.failed("anna", now=21.0)
+    assert not throttle.allowed("anna", now=22.0)
+    for number in range(9, 40):  # many more logins fail once each, filling the table again and again
+        throttle.failed(f"user{number}", now=30.0 + number)
+        # A full table sheds its oldest entries, never the whole of it, and stays bounded.
+        assert 0 < len(throttle._failures) <= 10
+    assert throttle.allowed("user0", now=80.0)  # long forgotten (its one failure was the oldest)
+    throttle.failed("bert", now=80.0)
+    throttle.failed("bert", now=81.0)
+    throttle.failed("carl", now=82.0)
+    assert not throttle.allowed("bert", now=83.0)  # a recent lockout survives newer entries

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from app.api.middleware import RateLimiter
 from app.services import tokens
 from ledger.errors import InvalidInput
 from tests.app.api.conftest import PREFIX, Api, assert_problem, copy_ledger, serve
@@ -86,6 +87,40 @@ def test_callers_over_their_rate_get_429_with_retry_after(limited: Api) -> None:
     assert int(refused.headers["retry-after"]) >= 1
     # Buckets are per caller: another token is not held back by the first one's burst.
     assert limited.get("/me", as_="technician").status_code == 200
+
+
+def test_made_up_authorization_headers_share_the_address_bucket(limited: Api) -> None:
+    """A client cannot pick a fresh bucket per request by sending a new junk token each time."""
+    answers = [
+        limited.client.get(PREFIX + "/health", headers={"Authorization": f"Bearer junk-{n}"}).status_code
+        for n in range(8)
+    ]
+    assert answers[:5] == [200] * 5
+    assert 429 in answers[5:]
+    # A real token still has its own bucket.
+    assert limited.get("/me", as_="auditor").status_code == 200
+
+
+def test_sign_in_attempts_have_a_tighter_bucket_per_address(api: Api) -> None:
+    """POST /login costs scrypt per try: 10 at once per address, then one every 5 s (429)."""
+    answers = [api.client.post("/login", data={"login": "x", "password": "y"}).status_code for _ in range(12)]
+    assert 429 not in answers[:10]
+    assert answers[10:] == [429, 429]
+    assert_problem(api.client.post("/login", data={"login": "x", "password": "y"}), 429, "http.rate_limited")
+    # Other requests from the same address are not held back by it.
+    assert api.client.get(PREFIX + "/health").status_code == 200
+
+
+def test_a_full_bucket_table_keeps_the_callers_being_limited() -> None:
+    limiter = RateLimiter(rate=1.0, burst=2, max_keys=10)
+    assert [limiter.take("victim", now=0.0), limiter.take("victim", now=0.0)] == [0.0, 0.0]
+    assert limiter.take("victim", now=0.0) > 0
+    for number in range(100):  # many one-off callers, later
+        limiter.take(f"other{number}", now=0.1 + number / 1000)
+        assert len(limiter) <= 10
+    # The exhausted bucket was not reset by the churn: still limited until it refills.
+    assert limiter.take("victim", now=0.3) > 0
+    assert limiter.take("victim", now=1.5) == 0.0
 
 
 def test_a_revoked_token_is_refused_at_once(api: Api) -> None:
