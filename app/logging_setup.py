@@ -38,6 +38,20 @@ def _shared() -> list[structlog.types.Processor]:
     ]
 
 
+class _CurrentStdout:
+    """``sys.stdout`` as it is when a line is written, not when logging was configured.
+
+    Loggers are cached on first use; writing through this keeps them on the stream the
+    process (or a test capturing its output) has at that moment.
+    """
+
+    def write(self, text: str) -> int:
+        return sys.stdout.write(text)
+
+    def flush(self) -> None:
+        sys.stdout.flush()
+
+
 def configure_logging(fmt: str = "json", level: int = logging.INFO) -> None:
     structlog.configure(
         processors=[
@@ -49,7 +63,7 @@ def configure_logging(fmt: str = "json", level: int = logging.INFO) -> None:
         wrapper_class=structlog.make_filtering_bound_logger(level),
         # One write per line (message and newline together), flushed: lines of
         # several threads — and of several worker processes sharing stdout — never mix.
-        logger_factory=structlog.WriteLoggerFactory(file=sys.stdout),
+        logger_factory=structlog.WriteLoggerFactory(file=_CurrentStdout()),  # type: ignore[arg-type]
         cache_logger_on_first_use=True,
     )
 

@@ -16,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.api.middleware import loggable_path
 from app.errors import IntegrityFailure, LedgerNotInitialised, OperationalError
 from app.services.tokens import Forbidden, TokenInvalid, TokenMissing
 from ledger.errors import (
@@ -92,7 +93,7 @@ def ledger_error_response(request: Request, exc: LedgerError) -> ProblemResponse
     if headers_401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="custody"'
     if status >= 500:
-        log.error("server_error", code=exc.code, path=request.url.path, detail=exc.message)
+        log.error("server_error", code=exc.code, path=loggable_path(request.url.path), detail=exc.message)
     return response
 
 
@@ -135,7 +136,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> ProblemResponse:
         reference = uuid.uuid4().hex[:12]
-        log.exception("internal_error", reference=reference, path=request.url.path)
+        log.exception("internal_error", reference=reference, path=loggable_path(request.url.path))
         return problem(
             500,
             "internal",

@@ -19,6 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.api.middleware import loggable_path
 from app.api.problems import status_of
 from app.web.deps import LoginRequired, PageForbidden
 from app.web.render import render
@@ -69,7 +70,7 @@ def install(app: FastAPI) -> None:
             return await delegate(LedgerError, request, exc)
         status, _ = status_of(exc)
         if status >= 500:
-            log.error("page_error", code=exc.code, path=request.url.path)
+            log.error("page_error", code=exc.code, path=loggable_path(request.url.path))
             return await error_page(request, status, "error.server")
         # The message of a 4xx is about the caller's own input (unknown id, refused rule).
         key = {401: "error.forbidden", 403: "error.forbidden", 404: "error.not_found"}.get(
@@ -97,5 +98,5 @@ def install(app: FastAPI) -> None:
         if not is_page(request):
             return await delegate(Exception, request, exc)
         reference = uuid.uuid4().hex[:12]
-        log.exception("internal_error", reference=reference, path=request.url.path)
+        log.exception("internal_error", reference=reference, path=loggable_path(request.url.path))
         return await error_page(request, 500, "error.server", f"reference {reference}")

@@ -78,18 +78,28 @@ async def render(
     }
     body = env.get_template(template).render(values)
     response = HTMLResponse(body, status_code=status_code, headers=headers)
-    secure = request.app.state.web_settings.web_cookie_secure
+    secure = cookie_secure(request)
     if pre_token is not None and request.cookies.get(PRE_COOKIE) != pre_token:
         response.set_cookie(PRE_COOKIE, pre_token, httponly=True, samesite="lax", secure=secure, path="/")
     remember_language(request, response)
     return response
 
 
+def cookie_secure(request: Request) -> bool:
+    """Mark cookies ``Secure`` when configured, and always when the request came over HTTPS.
+
+    Behind a TLS-terminating proxy listed in ``--forwarded-allow-ips`` the scheme is the
+    client's (X-Forwarded-Proto), so a deployment that forgets the setting still gets
+    cookies a browser will never send over plain HTTP.
+    """
+    return bool(request.app.state.web_settings.web_cookie_secure) or request.url.scheme == "https"
+
+
 def remember_language(request: Request, response: Any) -> None:
     """``?lang=xx`` is remembered for a year (a preference, not a secret)."""
     explicit = i18n.requested_lang(request)
     if explicit and request.cookies.get(i18n.LANG_COOKIE) != explicit:
-        secure = request.app.state.web_settings.web_cookie_secure
+        secure = cookie_secure(request)
         response.set_cookie(
             i18n.LANG_COOKIE, explicit, max_age=365 * 86400, samesite="lax", secure=secure, path="/"
         )

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
 
 from app.api.middleware import API_CSP, PAGE_CSP, loggable_path
 from app.services import people
@@ -217,6 +220,53 @@ def test_page_json_endpoints_answer_problems(web_app: WebApp) -> None:
     assert (missing.status_code, missing.json()["code"]) == (404, "web.job_not_found")
 
 
+def test_a_sign_in_link_never_reaches_an_error_log(
+    web_app: WebApp, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Also when redeeming it fails inside the server: error lines name the path without the token."""
+    people.add_person(web_app.ctx, "anna", "WH-01")
+    token, _ = people.create_link(web_app.ctx, "anna")
+    form = web_app.client.get(f"/login/link/{token}")
+    # The database goes away under the running app (its file is replaced by an empty one).
+    web_app.ctx.engine.dispose()
+    (tmp_path / "ledger.db").rename(tmp_path / "ledger.db.moved")
+    # A client that receives the server's error page instead of re-raising the exception.
+    client = TestClient(
+        web_app.client.app,
+        base_url="http://testserver",
+        raise_server_exceptions=False,
+        cookies=web_app.client.cookies,
+    )
+    failed = client.post(
+        f"/login/link/{token}", data={"csrf_token": web_app.csrf_of(form.text)}, follow_redirects=False
+    )
+    assert failed.status_code == 500
+    logged = capsys.readouterr().out
+    assert token not in logged
+    lines = [json.loads(line) for line in logged.splitlines() if line.startswith("{")]
+    errors = [line for line in lines if line["level"] == "error"]
+    assert errors
+    assert {line["path"] for line in errors} == {"/login/link/…"}
+
+
 def test_sign_in_links_never_reach_the_access_log() -> None:
     assert loggable_path("/login/link/SECRET-token") == "/login/link/…"
     assert loggable_path("/connectors") == "/connectors"
+
+
+def test_cookies_are_secure_when_the_request_came_over_https(web_app: WebApp) -> None:
+    """Without CUSTODY_WEB_COOKIE_SECURE, plain HTTP (local use) gets plain cookies, HTTPS secure ones."""
+    web_app.add_person("anna", "WH-01")
+    assert "secure" not in web_app.sign_in("anna").headers["set-cookie"].lower()
+    https = TestClient(web_app.client.app, base_url="https://testserver")
+    form = https.get("/login?lang=en")
+    assert all("secure" in c.lower() for c in form.headers.get_list("set-cookie"))
+    signed_in = https.post(
+        "/login",
+        data={"login": "anna", "password": PASSWORD, "next": "/", "csrf_token": web_app.csrf_of(form.text)},
+        follow_redirects=False,
+    )
+    assert signed_in.status_code == 303
+    session = [c for c in signed_in.headers.get_list("set-cookie") if c.startswith("kcl_session=")]
+    assert len(session) == 1
+    assert "; secure" in session[0].lower()

@@ -22,7 +22,7 @@ from app.api.security import SESSION_COOKIE, web_session
 from app.services import people, sessions
 from app.services.people import SignInFailed
 from app.web.deps import PRE_COOKIE, CheckedForm
-from app.web.render import render
+from app.web.render import cookie_secure, render
 from app.web.throttle import SignInThrottle
 
 router = APIRouter()
@@ -118,7 +118,7 @@ async def _signed_in(request: Request, person: people.Person, target: str) -> Re
         await run_in_threadpool(sessions.end_session, ctx, old)
     session_id, _ = await run_in_threadpool(sessions.create_session, ctx, person, lifetime)
     response = RedirectResponse(target, status_code=303)
-    set_session_cookie(response, session_id, int(lifetime.total_seconds()), settings.web_cookie_secure)
+    set_session_cookie(response, session_id, int(lifetime.total_seconds()), cookie_secure(request))
     response.delete_cookie(PRE_COOKIE, path="/")
     return response
 
