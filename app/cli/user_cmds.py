@@ -82,13 +82,13 @@ def passwd(
     ] = False,
     db: DbOption = None,
 ) -> None:
-    """Set a person's password (from --password-stdin or a prompt)."""
+    """Set a person's password (from --password-stdin or a prompt); their sessions end."""
     ctx = existing_context(db)
     ctx.require_initialised()
     password = _password(password_stdin, required=True)
     assert password is not None
     people.set_password(ctx, login, password)
-    typer.echo(f"password of {people.check_login(login)} set")
+    typer.echo(f"password of {people.check_login(login)} set; their sessions and sign-in link are ended")
 
 
 @app.command("list")

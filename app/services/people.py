@@ -193,14 +193,24 @@ def list_people(ctx: LedgerContext, party: str | None = None) -> list[Person]:
 
 
 def set_password(ctx: LedgerContext, login: str, password: str) -> None:
+    """Set a new password; every session of the person ends and a pending sign-in link is void.
+
+    A password is changed because the old one may be known to someone else: whoever signed
+    in with it, or holds an unused link, must not stay signed in.
+    """
     hashed = hash_password(password)
-    _update(ctx, login, password_hash=hashed)
+    _update(ctx, login, password_hash=hashed, link_digest=None, link_expires_at=None)
+    _end_sessions(ctx, login, format_timestamp(ctx.clock()))
 
 
 def disable_person(ctx: LedgerContext, login: str) -> None:
     """Disable a person and end every session of theirs at once."""
     now = format_timestamp(ctx.clock())
     _update(ctx, login, disabled_at=now, link_digest=None, link_expires_at=None)
+    _end_sessions(ctx, login, now)
+
+
+def _end_sessions(ctx: LedgerContext, login: str, now: str) -> None:
     with ctx.engine.begin() as conn:
         conn.execute(
             update(WEB_SESSIONS)
@@ -209,6 +219,7 @@ def disable_person(ctx: LedgerContext, login: str) -> None:
         )
     from app.services import sessions
 
+    # Other processes drop their cached sessions within the cache's few seconds.
     sessions.forget_cached()
 
 

@@ -152,6 +152,20 @@ def test_disabling_a_person_ends_their_sessions(web_app: WebApp) -> None:
     assert web_app.client.get("/api/v1/parties").status_code == 401
 
 
+def test_a_new_password_ends_the_sessions_and_voids_a_pending_link(web_app: WebApp) -> None:
+    web_app.add_person("anna", "WH-01")
+    web_app.sign_in("anna")
+    assert web_app.client.get("/", follow_redirects=False).status_code == 200
+    token, _ = people.create_link(web_app.ctx, "anna")
+    people.set_password(web_app.ctx, "anna", "a much better passphrase")
+    assert web_app.client.get("/", follow_redirects=False).status_code == 303
+    assert web_app.client.get("/api/v1/parties").status_code == 401
+    with pytest.raises(people.SignInFailed):
+        people.redeem_link(web_app.ctx, token)
+    assert web_app.sign_in("anna").status_code == 401  # the old password
+    assert web_app.sign_in("anna", "a much better passphrase").status_code == 303
+
+
 def test_one_time_link_signs_in_on_post_only(web_app: WebApp) -> None:
     people.add_person(web_app.ctx, "anna", "WH-01")
     token, _ = people.create_link(web_app.ctx, "anna")
