@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.logstore import AppendResult
@@ -35,6 +35,9 @@ PENDING, APPROVED, REJECTED = "pending", "approved", "rejected"
 STATUSES = (PENDING, APPROVED, REJECTED)
 #: Largest SubjectPublicKeyInfo accepted (the ``key.added`` schema's bound).
 MAX_SPKI_BYTES = 512
+#: Undecided enrolments a party may have at once: a device or script that keeps
+#: submitting keys cannot bury other parties' requests in the administrators' list.
+MAX_PENDING_PER_PARTY = 20
 Submit = Callable[[Sequence[Envelope]], AppendResult]
 
 
@@ -44,6 +47,10 @@ class KeyAlreadyRegistered(Conflict):
 
 class EnrolmentExists(Conflict):
     code = "conflict.enrolment_exists"
+
+
+class TooManyPendingEnrolments(Conflict):
+    code = "conflict.too_many_pending_enrolments"
 
 
 class EnrolmentClosed(Conflict):
@@ -139,10 +146,20 @@ def submit_enrolment(ctx: LedgerContext, party: str, spki_b64: str, label: str) 
                 KEY_ENROLMENTS.c.keyid == key.keyid
             )
         ).first()
+        pending = conn.execute(
+            select(func.count())
+            .select_from(KEY_ENROLMENTS)
+            .where(KEY_ENROLMENTS.c.party == subject, KEY_ENROLMENTS.c.status == PENDING)
+        ).scalar_one()
     if existing is not None:
         raise EnrolmentExists(
             f"key {key.keyid[:16]}… was already submitted (enrolment {existing[0]}, {existing[1]}); "
             "a key is enrolled once — generate a new one"
+        )
+    if pending >= MAX_PENDING_PER_PARTY:
+        raise TooManyPendingEnrolments(
+            f"{subject} already has {pending} enrolments waiting for an administrator; "
+            "ask for them to be decided first"
         )
     described = key_description(key)
     enrolment = Enrolment(

@@ -15,6 +15,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
+from app.services.enrolment import MAX_PENDING_PER_PARTY
 from ledger.keys import Algorithm, SigningKey, ecdsa_raw_to_der
 from ledger.trust import key_description
 from tests.app.api.conftest import ADMIN, PRACTICE, TECH, Api, assert_problem
@@ -258,3 +259,16 @@ def test_enrolment_errors(api: Api, as_: str | None) -> None:
     assert_problem(
         api.post(f"/enrolments/{ENROLMENT_ID}/reject", {"reason": "x"}, as_="practice"), 403, "auth.forbidden"
     )
+
+
+def test_a_party_has_a_bounded_number_of_undecided_enrolments(api: Api) -> None:
+    waiting = api.ok(api.get("/enrolments", as_="practice", status="pending"))["items"]
+    for number in range(MAX_PENDING_PER_PARTY - len(waiting)):
+        api.ok(enrol(api, browser_key(Algorithm.ED25519), as_="practice", label=f"Gerät {number}"), 201)
+    refused = enrol(api, browser_key(Algorithm.ED25519), as_="practice")
+    assert_problem(refused, 409, "conflict.too_many_pending_enrolments")
+    # Other parties are not affected; a decision frees a place.
+    api.ok(enrol(api, browser_key(Algorithm.ED25519), as_="technician"), 201)
+    oldest = api.ok(api.get("/enrolments", as_="practice", status="pending"))["items"][0]
+    api.ok(api.post(f"/enrolments/{oldest['enrolment_id']}/reject", {"reason": "zu viele Geräte"}))
+    api.ok(enrol(api, browser_key(Algorithm.ED25519), as_="practice"), 201)
