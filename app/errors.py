@@ -23,6 +23,12 @@ class LedgerNotInitialised(InvalidInput):
     code = "input.not_initialised"
 
 
+class LogKeyMismatch(InvalidInput):
+    """The configured log key (file or HSM) is not the one the ledger's genesis declares."""
+
+    code = "input.key.log_key_mismatch"
+
+
 class IntegrityFailure(LedgerError):
     """Stored data contradicts itself (only possible if someone bypassed the triggers)."""
 

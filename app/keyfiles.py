@@ -63,17 +63,19 @@ def read_key_file(path: Path, passphrase: bytes) -> SigningKey:
         raise WrongPassphrase(f"wrong passphrase for key file {path}") from None
 
 
-def resolve_passphrase(value: str | None, what: str, env_name: str, *, confirm: bool = False) -> bytes:
-    """The passphrase from the environment, or a prompt when a person is at a terminal."""
+def resolve_passphrase(
+    value: str | None, what: str, env_name: str, *, confirm: bool = False, noun: str = "passphrase"
+) -> bytes:
+    """The passphrase (or PIN: ``noun``) from the environment, or a prompt when a person is at a terminal."""
     if value:
         return value.encode("utf-8")
     if not sys.stdin.isatty():
-        raise InvalidInput(f"no passphrase for the {what}: set {env_name} or run at a terminal")
+        raise InvalidInput(f"no {noun} for the {what}: set {env_name} or run at a terminal")
     import getpass
 
-    first = getpass.getpass(f"Passphrase for the {what}: ")
-    if confirm and getpass.getpass("Repeat passphrase: ") != first:
-        raise InvalidInput("passphrases do not match")
+    first = getpass.getpass(f"{noun[:1].upper()}{noun[1:]} for the {what}: ")
+    if confirm and getpass.getpass(f"Repeat {noun}: ") != first:
+        raise InvalidInput(f"{noun}s do not match")
     if not first:
-        raise InvalidInput("an empty passphrase is not allowed")
+        raise InvalidInput(f"an empty {noun} is not allowed")
     return first.encode("utf-8")

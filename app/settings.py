@@ -35,6 +35,17 @@ class Settings(BaseSettings):
     #: Passphrase of the label key file (KEY_DIR/label-key.pem); default: the log key's passphrase.
     label_key_passphrase: SecretStr | None = None
 
+    # The log key in an HSM (app/hsm.py). With a module set, the log key is the Ed25519 key
+    # labelled ``hsm_key_label`` on the token, and the PEM file above is not used.
+    #: Path of the PKCS#11 module (shared library), e.g. /usr/lib/softhsm/libsofthsm2.so.
+    hsm_module: Path | None = None
+    #: Label of the token that holds the log key.
+    hsm_token_label: str | None = None
+    #: Label (CKA_LABEL) of the log key pair on the token.
+    hsm_key_label: str = "custody-log-key"
+    #: The token's user PIN; a prompt at a terminal when unset.
+    hsm_pin: SecretStr | None = None
+
     # HTTP service.
     #: Largest request body accepted (bytes); larger ones get 413.
     api_max_body_bytes: int = 2_000_000
@@ -63,6 +74,14 @@ class Settings(BaseSettings):
     #: Passphrase of a witness's own key file (`custody witness …`).
     witness_key_passphrase: SecretStr | None = None
 
+    @field_validator("hsm_module", "hsm_token_label", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        # ``CUSTODY_HSM_MODULE=`` (as a template .env leaves it) means no HSM, not the module ".".
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
     @field_validator("witnesses", mode="before")
     @classmethod
     def _split_witnesses(cls, value: object) -> object:
@@ -84,6 +103,11 @@ class Settings(BaseSettings):
 
     def resolved_log_key_file(self) -> Path:
         return self.log_key_file or self.resolved_key_dir() / "log-key.pem"
+
+    @property
+    def log_key_in_hsm(self) -> bool:
+        """True when the log key is on a PKCS#11 token (``CUSTODY_HSM_MODULE`` is set)."""
+        return self.hsm_module is not None
 
 
 def sqlite_path(url: str) -> Path | None:

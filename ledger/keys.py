@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from enum import StrEnum
+from typing import Protocol
 
 from cryptography.exceptions import InvalidSignature as _CryptoInvalidSignature
 from cryptography.exceptions import UnsupportedAlgorithm as _CryptoUnsupportedAlgorithm
@@ -166,6 +167,16 @@ def _fails_like_a_wrong_passphrase(pem: bytes) -> bool:
         except (TypeError, _CryptoUnsupportedAlgorithm):
             return False
     return False
+
+
+class MessageSigner(Protocol):
+    """What signs with a private key it may not show: a :class:`SigningKey` in memory, or a key
+    that never leaves a hardware module (the log key in an HSM, ``app.hsm``)."""
+
+    @property
+    def public_key(self) -> PublicKey: ...
+
+    def sign(self, message: bytes) -> bytes: ...
 
 
 class SigningKey:

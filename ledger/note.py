@@ -24,7 +24,7 @@ from cryptography.exceptions import InvalidSignature as _CryptoInvalidSignature
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from ledger.errors import MalformedNote, MalformedVerifierKey, NoteVerificationError
-from ledger.keys import SigningKey
+from ledger.keys import MessageSigner, SigningKey
 
 SIG_ED25519 = 0x01
 SIG_COSIGNATURE_V1 = 0x04
@@ -71,10 +71,10 @@ def cosignature_message(text: bytes, timestamp: int) -> bytes:
 
 @dataclass(frozen=True)
 class Ed25519NoteSigner:
-    """Signs notes with signature type 0x01 (the log's checkpoint key)."""
+    """Signs notes with signature type 0x01 (the log's checkpoint key, in a file or an HSM)."""
 
     name: str
-    key: SigningKey
+    key: MessageSigner
 
     def __post_init__(self) -> None:
         if not is_valid_key_name(self.name):

@@ -22,6 +22,9 @@ DEPS=(
   "dpkg:golang-golang-x-mod-dev golang-golang-x-mod-dev"
   # tests/web: Playwright drives Debian's chromium (executable_path), never a downloaded browser
   "cmd:chromium chromium"
+  # tests/app/test_hsm.py: the log key on a SoftHSM2 token (PKCS#11 module and token setup)
+  "file:/usr/lib/softhsm/libsofthsm2.so softhsm2"
+  "cmd:softhsm2-util softhsm2"
 )
 
 is_present() {

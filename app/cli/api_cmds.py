@@ -11,7 +11,7 @@ from app.cli.common import DbOption, JsonOption, emit_json, existing_context
 from app.keyfiles import read_key_file, resolve_passphrase
 from app.logging_setup import uvicorn_log_config
 from app.services import people, tokens
-from app.services.setup import ledger_status
+from app.services.context import require_log_key
 from ledger.errors import InvalidInput
 from ledger.kinds import ROLES
 
@@ -41,7 +41,7 @@ def serve(
         ),
     ] = None,
 ) -> None:
-    """Run the HTTP API (and docs at /docs). Needs an initialised ledger and the log key passphrase.
+    """Run the HTTP API (and docs at /docs). Needs an initialised ledger and its log key (file or HSM).
 
     Logs go to stdout, one JSON object per line (CUSTODY_LOG_FORMAT=console for people).
     Ctrl-C (SIGINT) or SIGTERM stops it: requests in flight finish first.
@@ -49,23 +49,38 @@ def serve(
     ctx = existing_context(db)
     ctx.require_initialised()
     settings = ctx.settings
-    # Fail here, with one line, if the passphrase is wrong or missing (a person at a
-    # terminal is asked once).
-    secret = settings.log_key_passphrase
-    passphrase = resolve_passphrase(
-        secret.get_secret_value() if secret else None, "log key", "CUSTODY_LOG_KEY_PASSPHRASE"
-    )
-    read_key_file(settings.resolved_log_key_file(), passphrase)
-    origin = ledger_status(ctx)["origin"]
+    state = ctx.store.trust_state()
+    assert state.origin is not None
+    origin = state.origin
+    # Fail here, with one line, if the log key does not open or is not this ledger's
+    # (a person at a terminal is asked once for the passphrase or PIN).
+    worker_env = {
+        "CUSTODY_DATABASE_URL": settings.database_url,
+        "CUSTODY_KEY_DIR": str(settings.resolved_key_dir()),
+    }
+    if settings.log_key_in_hsm:
+        from app import hsm
+
+        config = hsm.config_from_settings(settings)
+        # In a short-lived process: this one goes on to start the workers, and must not
+        # hold an initialised PKCS#11 module then (app/hsm.py). Each worker opens its own.
+        public_key = hsm.check_in_subprocess(config)
+        worker_env.update(config.environment())
+    else:
+        secret = settings.log_key_passphrase
+        passphrase = resolve_passphrase(
+            secret.get_secret_value() if secret else None, "log key", "CUSTODY_LOG_KEY_PASSPHRASE"
+        )
+        public_key = read_key_file(settings.resolved_log_key_file(), passphrase).public_key
+        worker_env["CUSTODY_LOG_KEY_FILE"] = str(settings.resolved_log_key_file())
+        worker_env["CUSTODY_LOG_KEY_PASSPHRASE"] = passphrase.decode("utf-8")
+    require_log_key(origin, state.log_vkey, public_key, ctx.log_key_location())
     ctx.engine.dispose()
     import uvicorn
 
     # The app is built by each server process from the environment (uvicorn's factory):
-    # hand it what the command line decided, including a passphrase typed at the prompt.
-    os.environ["CUSTODY_DATABASE_URL"] = settings.database_url
-    os.environ["CUSTODY_KEY_DIR"] = str(settings.resolved_key_dir())
-    os.environ["CUSTODY_LOG_KEY_FILE"] = str(settings.resolved_log_key_file())
-    os.environ["CUSTODY_LOG_KEY_PASSPHRASE"] = passphrase.decode("utf-8")
+    # hand it what the command line decided, including a passphrase or PIN typed at the prompt.
+    os.environ.update(worker_env)
     shown = f"[{host}]" if ":" in host else host
     typer.echo(
         f"serving {origin} on http://{shown}:{port}/ with {workers} worker process"

@@ -5,9 +5,10 @@ Exit codes (documented in README and ``custody --help``):
 ==  =====================================================================
 0   success
 1   verification failed, a guard rule or an authorisation check refused
-2   usage error or bad input: unknown id, malformed value, wrong passphrase,
-    a conflict such as a replayed statement, a missing or unreadable ledger
-3   the environment failed: database unreachable or locked, file not writable
+2   usage error or bad input: unknown id, malformed value, wrong passphrase or
+    HSM PIN, a conflict such as a replayed statement, a missing or unreadable ledger
+3   the environment failed: database unreachable or locked, file not writable,
+    HSM module not loadable or HSM failing
 4   internal error (a bug: please report it with the command you ran)
 ==  =====================================================================
 

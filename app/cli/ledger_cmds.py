@@ -47,7 +47,9 @@ def init(
 
     Idempotent: on an existing ledger it only migrates the schema and reports.
     Passphrases come from CUSTODY_LOG_KEY_PASSPHRASE and CUSTODY_KEY_PASSPHRASE,
-    or a prompt at a terminal.
+    or a prompt at a terminal. With CUSTODY_HSM_MODULE set, the log key is the
+    HSM key (`custody hsm generate` first; PIN from CUSTODY_HSM_PIN) and no log
+    key file is written.
     """
     result = init_ledger(context(db, key_dir), origin=origin, admin_id=admin, admin_name=admin_name)
     if json_out:
@@ -55,7 +57,7 @@ def init(
         return
     verb = "created" if result.created else "already initialised"
     typer.echo(f"ledger {result.origin}: {verb}, {result.size} entries")
-    typer.echo(f"log key (checkpoint signing): {result.log_key_file}")
+    typer.echo(f"log key (checkpoint signing): {result.log_key}")
     typer.echo(f"administrator {result.admin} key:  {result.admin_key_file}")
     typer.echo(f"verifier key: {result.vkey}")
 

@@ -11,16 +11,30 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from app.db import head_revision, make_engine, schema_revision
-from app.errors import LedgerNotInitialised
+from app.errors import LedgerNotInitialised, LogKeyMismatch
 from app.keyfiles import read_key_file, resolve_passphrase
 from app.logstore import LogStore
 from app.settings import Settings
-from ledger.keys import SigningKey
-from ledger.note import Ed25519NoteSigner
+from ledger.keys import MessageSigner, PublicKey, SigningKey
+from ledger.note import SIG_ED25519, Ed25519NoteSigner, format_vkey, parse_vkey
 
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def require_log_key(origin: str, log_vkey: str | None, public_key: PublicKey, where: str) -> None:
+    """Refuse a log key other than the one genesis declares: its checkpoints would not verify
+    under the published vkey, and they would be in the append-only log for good."""
+    if log_vkey is None:
+        return
+    declared = parse_vkey(log_vkey)
+    if declared.name != origin or declared.public_key != public_key.raw_ed25519:
+        configured = format_vkey(origin, SIG_ED25519, public_key.raw_ed25519)
+        raise LogKeyMismatch(
+            f"the log key {where} is not this ledger's log key: it has vkey {configured}, "
+            f"genesis declares {log_vkey}"
+        )
 
 
 @dataclass
@@ -67,14 +81,31 @@ class LedgerContext:
         store = self.store
         if not self._signer_loaded:
             self.require_initialised()
-            origin = self.store.trust_state().origin
+            state = self.store.trust_state()
+            origin = state.origin
             assert origin is not None
             key = self.load_log_key()
+            require_log_key(origin, state.log_vkey, key.public_key, self.log_key_location())
             store.signer = Ed25519NoteSigner(origin, key)
             self._signer_loaded = True
         return store
 
-    def load_log_key(self) -> SigningKey:
+    def log_key_location(self) -> str:
+        """Where the log key is, for messages: its PEM file or its PKCS#11 URI."""
+        settings = self.settings
+        if settings.log_key_in_hsm:
+            from app.hsm import pkcs11_uri
+
+            return pkcs11_uri(settings.hsm_token_label or "", settings.hsm_key_label)
+        return str(settings.resolved_log_key_file())
+
+    def load_log_key(self) -> MessageSigner:
+        """The checkpoint key: on the HSM token when one is configured, else the PEM file."""
+        if self.settings.log_key_in_hsm:
+            # Imported here: a process that never signs never loads the PKCS#11 module.
+            from app.hsm import open_log_key
+
+            return open_log_key(self.settings)
         secret = self.settings.log_key_passphrase
         passphrase = resolve_passphrase(
             secret.get_secret_value() if secret else None, "log key", "CUSTODY_LOG_KEY_PASSPHRASE"

@@ -13,7 +13,7 @@ from app.services.signing import signed_statement
 from ledger.checkpoint import parse_checkpoint_unverified
 from ledger.errors import LedgerExists
 from ledger.ids import check_origin, party_subject
-from ledger.keys import Algorithm, SigningKey
+from ledger.keys import Algorithm, MessageSigner, SigningKey
 from ledger.note import Ed25519NoteSigner
 from ledger.trust import key_description
 
@@ -24,9 +24,12 @@ class InitResult:
     origin: str
     vkey: str
     size: int
-    log_key_file: Path
+    #: The PEM file of the log key, or None when it is on an HSM token.
+    log_key_file: Path | None
     admin: str
     admin_key_file: Path
+    #: Where the log key is: the PEM file's path, or the key's PKCS#11 URI.
+    log_key: str
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -34,7 +37,8 @@ class InitResult:
             "origin": self.origin,
             "vkey": self.vkey,
             "size": self.size,
-            "log_key_file": str(self.log_key_file),
+            "log_key": self.log_key,
+            "log_key_file": None if self.log_key_file is None else str(self.log_key_file),
             "admin": self.admin,
             "admin_key_file": str(self.admin_key_file),
         }
@@ -69,18 +73,28 @@ def init_ledger(ctx: LedgerContext, *, origin: str | None, admin_id: str, admin_
             state.origin,
             state.log_vkey,
             store.size(),
-            ctx.settings.resolved_log_key_file(),
+            _log_key_file(ctx),
             admin,
             ctx.actor_key_path(admin),
+            ctx.log_key_location(),
         )
     origin = check_origin(origin or ctx.settings.origin)
     admin_subject = party_subject(admin_id)
-    secret = ctx.settings.log_key_passphrase
-    log_passphrase = resolve_passphrase(
-        secret.get_secret_value() if secret else None, "log key", "CUSTODY_LOG_KEY_PASSPHRASE", confirm=True
-    )
-    log_key_file = ctx.settings.resolved_log_key_file()
-    log_key = _load_or_create(ctx, log_key_file, log_passphrase)
+    log_key: MessageSigner
+    if ctx.settings.log_key_in_hsm:
+        # The key must already be on the token (`custody hsm generate` or `import`): making
+        # a key in an HSM is the operator's decision, not a side effect of init. Opening it
+        # runs the self-test, so genesis never declares a key that cannot sign.
+        log_key = ctx.load_log_key()
+    else:
+        secret = ctx.settings.log_key_passphrase
+        log_passphrase = resolve_passphrase(
+            secret.get_secret_value() if secret else None,
+            "log key",
+            "CUSTODY_LOG_KEY_PASSPHRASE",
+            confirm=True,
+        )
+        log_key = _load_or_create(ctx, ctx.settings.resolved_log_key_file(), log_passphrase)
     secret = ctx.settings.key_passphrase
     admin_passphrase = resolve_passphrase(
         secret.get_secret_value() if secret else None,
@@ -108,7 +122,20 @@ def init_ledger(ctx: LedgerContext, *, origin: str | None, admin_id: str, admin_
     writer = ctx.store
     writer.signer = signer
     result = writer.append([genesis])
-    return InitResult(True, origin, signer.vkey(), result.size, log_key_file, admin_id, admin_key_file)
+    return InitResult(
+        True,
+        origin,
+        signer.vkey(),
+        result.size,
+        _log_key_file(ctx),
+        admin_id,
+        admin_key_file,
+        ctx.log_key_location(),
+    )
+
+
+def _log_key_file(ctx: LedgerContext) -> Path | None:
+    return None if ctx.settings.log_key_in_hsm else ctx.settings.resolved_log_key_file()
 
 
 def ledger_status(ctx: LedgerContext) -> dict[str, Any]:

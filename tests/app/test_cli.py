@@ -59,7 +59,7 @@ POOL = max(2, min(4, os.cpu_count() or 2))
 
 ERROR_LINE = re.compile(r"error: \S.* \[[a-z0-9_.]+\]")
 HEX64 = re.compile(r"[0-9a-f]{64}")
-INIT_KEYS = {"admin", "admin_key_file", "created", "log_key_file", "origin", "size", "vkey"}
+INIT_KEYS = {"admin", "admin_key_file", "created", "log_key", "log_key_file", "origin", "size", "vkey"}
 STATUS_KEYS = {"initialised", "schema", "origin", "vkey", "size", "checkpoint", "parties", "keys"}
 #: `custody verify --json` carries at least these.
 VERIFY_KEYS = {"valid", "size", "root", "checkpoint_size", "checkpoints_checked", "findings", "warnings"}
@@ -337,6 +337,7 @@ def test_init_creates_private_keys_and_is_idempotent(tmp_path: Path) -> None:
         "size": 1,
         "origin": ORIGIN,
         "admin": ADMIN,
+        "log_key": str(log_key),
         "log_key_file": str(log_key),
         "admin_key_file": str(admin_key),
         "vkey": vkey,
@@ -362,7 +363,7 @@ def test_init_json_with_own_admin_and_key_dir(tmp_path: Path) -> None:
     assert (data["created"], data["size"], data["admin"]) == (True, 1, "BOSS-01")
     assert data["origin"] == "kcl.example.org/ledger"
     assert data["admin_key_file"] == str(key_dir / "BOSS-01.pem")
-    assert data["log_key_file"] == str(key_dir / "log-key.pem")
+    assert data["log_key_file"] == data["log_key"] == str(key_dir / "log-key.pem")
     assert mode_of(key_dir / "BOSS-01.pem") == 0o600
     assert mode_of(key_dir / "log-key.pem") == 0o600
     assert not led.key_dir.exists()  # the explicit key dir was used, not the default

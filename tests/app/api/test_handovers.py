@@ -440,10 +440,12 @@ def test_offering_and_accepting_need_a_credential_with_a_custody_role(api: Api) 
         for p in (WH, CARRIER)
     }
     subject = api.connector("IN_STOCK", WH)
-    body = {"to": CARRIER, "envelopes": [transfer(api, subject, WH, CARRIER)]}
-    refused = api.client.post(f"{PREFIX}/handovers", json=body, headers=narrow[WH])
+    envelopes = [transfer(api, subject, WH, CARRIER)]
+    refused = api.client.post(
+        f"{PREFIX}/handovers", json={"to": CARRIER, "envelopes": envelopes}, headers=narrow[WH]
+    )
     assert_problem(refused, 403, "auth.forbidden")
-    created = api.ok(offer(api, WH, CARRIER, body["envelopes"], "warehouse"), 201)
+    created = api.ok(offer(api, WH, CARRIER, envelopes, "warehouse"), 201)
     size = api.size()
     signatures = countersign(api, created, api.key(CARRIER))
     accept = f"{PREFIX}/handovers/{created['offer_id']}/accept"
