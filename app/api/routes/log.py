@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import PlainTextResponse
 
 from app.api.schemas import ConsistencyProof, EntriesPage, InclusionProof
-from app.api.security import Caller, Ledger
+from app.api.security import CustodyReader, Ledger
 from app.services.cosign import cosigned_checkpoint, witness_listing
 from ledger.entry import Entry
 
@@ -82,7 +82,9 @@ def consistency(
 @router.get("/entries", response_model=EntriesPage, summary="Entries by range (token)")
 def entries(
     ctx: Ledger,
-    caller: Caller,
+    # Every entry of every party: what the custody views show, so the same readers.
+    # A practice sees its own connectors through its receipts, not the whole log.
+    caller: CustodyReader,
     start: Annotated[int, Query(ge=0, le=2**53 - 1)] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
 ) -> EntriesPage:

@@ -42,7 +42,7 @@ POLICY: dict[tuple[str, str], str | frozenset[str]] = {
     ("GET", "/log/proof/consistency"): PUBLIC,
     ("GET", "/labels/vkey"): PUBLIC,
     ("GET", "/me"): ANY,
-    ("GET", "/log/entries"): ANY,
+    ("GET", "/log/entries"): CUSTODY_READERS,
     ("POST", "/statements"): ANY,
     ("POST", "/statements/batch"): ANY,
     ("GET", "/parties"): ANY,

@@ -46,7 +46,7 @@ def test_entries_page_through_the_stored_bytes(api: Api) -> None:
     seen: list[str] = []
     start: int | None = 0
     while start is not None:
-        page = api.ok(api.get("/log/entries", as_="practice", start=start, limit=997))
+        page = api.ok(api.get("/log/entries", as_="auditor", start=start, limit=997))
         assert page["start"] == start
         seen.extend(page["entries"])
         start = page["next"]
