@@ -19,7 +19,6 @@ import pytest
 from ledger.checkpoint import parse_checkpoint_unverified
 from tests.app.tlog_servers import (
     Answer,
-    Run,
     StubPeer,
     as_json,
     custody,
@@ -33,6 +32,7 @@ from tests.app.tlog_servers import (
     start_ledger_server,
     text,
 )
+from tests.cli_run import Run
 from tests.helpers import LedgerFixture, new_ledger_fixture
 from tests.ledger.tlog_helpers import flip_signature_bit
 

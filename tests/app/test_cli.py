@@ -43,6 +43,7 @@ from ledger.checkpoint import open_checkpoint
 from ledger.keys import PublicKey
 from ledger.merkle import hash_leaf, verify_consistency, verify_inclusion
 from ledger.note import parse_vkey
+from tests.cli_run import clean_env
 from tests.cli_runner import run_in_process
 from tests.helpers import ADMIN, KEY_PASSPHRASE, LOG_PASSPHRASE, ORIGIN
 
@@ -77,20 +78,11 @@ def cli_env(**overrides: str | None) -> dict[str, str]:
 
     An override of None removes the variable.
     """
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CUSTODY_")}
-    env.update(
-        CUSTODY_LOG_KEY_PASSPHRASE=LOG_PASSPHRASE,
-        CUSTODY_KEY_PASSPHRASE=KEY_PASSPHRASE,
-        COLUMNS="200",
-        NO_COLOR="1",
-        TERM="dumb",
-    )
-    for name, value in overrides.items():
-        if value is None:
-            env.pop(name, None)
-        else:
-            env[name] = value
-    return env
+    settings: dict[str, str | None] = {
+        "CUSTODY_LOG_KEY_PASSPHRASE": LOG_PASSPHRASE,
+        "CUSTODY_KEY_PASSPHRASE": KEY_PASSPHRASE,
+    }
+    return clean_env(**{**settings, **overrides})
 
 
 @dataclass(frozen=True)

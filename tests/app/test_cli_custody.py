@@ -43,6 +43,7 @@ from app.services.setup import init_ledger
 from app.settings import Settings
 from ledger.custody.ids import seal_id
 from ledger.keys import Algorithm, SigningKey
+from tests.cli_run import Run
 from tests.cli_runner import run_in_process
 from tests.helpers import ADMIN, KEY_PASSPHRASE, LOG_PASSPHRASE, ORIGIN, LedgerFixture
 
@@ -83,41 +84,22 @@ def iccsn(number: int) -> str:
 # Running the script
 
 
-@dataclass(frozen=True)
-class Run:
-    args: tuple[str, ...]
-    code: int
-    out: str
-    stderr: str
-
-    def json(self) -> Any:
-        lines = [line for line in self.out.splitlines() if line.strip()]
-        assert lines, f"no output from {self}"
-        return json.loads(lines[-1])
-
-    def __str__(self) -> str:
-        return (
-            f"custody {shlex.join(self.args)} -> exit {self.code}\n"
-            f"stdout: {self.out[:3000]}\nstderr: {self.stderr[:3000]}"
-        )
-
-
 def ok(run: Run) -> Run:
     assert run.code == 0, str(run)
-    assert "Traceback" not in run.stderr, str(run)
-    assert "error:" not in run.stderr, str(run)
+    assert "Traceback" not in run.err, str(run)
+    assert "error:" not in run.err, str(run)
     return run
 
 
 def error_problem(run: Run, code: int, fragment: str) -> str | None:
     """Why ``run`` is not a proper refusal (exit ``code``, one ``error:`` line naming ``fragment``)."""
-    lines = run.stderr.splitlines()
+    lines = run.err.splitlines()
     if run.code != code:
         return f"exit {run.code}, expected {code}"
-    if "Traceback" in run.stderr or "Traceback" in run.out:
+    if "Traceback" in run.err or "Traceback" in run.out:
         return "traceback"
     if len(lines) != 1 or not ERROR_LINE.fullmatch(lines[0]):
-        return f"stderr is not exactly one error line: {run.stderr!r}"
+        return f"stderr is not exactly one error line: {run.err!r}"
     return None if fragment in lines[0] else f"the error line lacks {fragment!r}"
 
 
@@ -153,7 +135,7 @@ class Ledger:
         argv = tuple(shlex.split(command))
         # In this process, through the script's own entry point (tests/cli_runner.py).
         code, stdout, stderr = run_in_process(argv, cwd=self.root, env=env or self.env())
-        return Run(argv, code, stdout.decode(), stderr.decode("utf-8", "replace"))
+        return Run(code, stdout.decode(), stderr.decode("utf-8", "replace"), argv)
 
     def ok(self, command: str) -> str:
         return ok(self.run(command)).out

@@ -39,6 +39,7 @@ from ledger.keys import Algorithm, SigningKey
 from ledger.note import Ed25519NoteSigner, parse_vkey
 from ledger.receipt import verify_receipt
 from tests.app.api_scale.servers import log_records, serve, wait_until_up
+from tests.cli_run import Run, clean_env
 from tests.cli_runner import run_in_process
 from tests.helpers import ADMIN, KEY_PASSPHRASE, LOG_PASSPHRASE, ORIGIN, LedgerFixture, SteppingClock
 
@@ -84,25 +85,16 @@ class Token:
 
     def env(self, key_label: str, **overrides: str | None) -> dict[str, str]:
         """A command's environment: no CUSTODY_* of the caller, this token and key."""
-        env = {k: v for k, v in os.environ.items() if not k.startswith("CUSTODY_")}
-        env.update(
-            SOFTHSM2_CONF=str(self.conf),
-            CUSTODY_HSM_MODULE=str(self.module),
-            CUSTODY_HSM_TOKEN_LABEL=TOKEN_LABEL,
-            CUSTODY_HSM_KEY_LABEL=key_label,
-            CUSTODY_HSM_PIN=USER_PIN,
-            CUSTODY_KEY_PASSPHRASE=KEY_PASSPHRASE,
-            CUSTODY_ORIGIN=ORIGIN,
-            COLUMNS="200",
-            NO_COLOR="1",
-            TERM="dumb",
-        )
-        for name, value in overrides.items():
-            if value is None:
-                env.pop(name, None)
-            else:
-                env[name] = value
-        return env
+        settings: dict[str, str | None] = {
+            "SOFTHSM2_CONF": str(self.conf),
+            "CUSTODY_HSM_MODULE": str(self.module),
+            "CUSTODY_HSM_TOKEN_LABEL": TOKEN_LABEL,
+            "CUSTODY_HSM_KEY_LABEL": key_label,
+            "CUSTODY_HSM_PIN": USER_PIN,
+            "CUSTODY_KEY_PASSPHRASE": KEY_PASSPHRASE,
+            "CUSTODY_ORIGIN": ORIGIN,
+        }
+        return clean_env(**{**settings, **overrides})
 
 
 @pytest.fixture(scope="session")
@@ -154,20 +146,11 @@ def new_label(name: str) -> str:
 # Running the CLI and the raw token
 
 
-@dataclass(frozen=True)
-class Run:
-    code: int
-    out: str
-    err: str
-
-    def json(self) -> Any:
-        return json.loads(self.out.strip().splitlines()[-1])
-
-
 def custody(token: Token, cwd: Path, key_label: str, *args: object, **env: str | None) -> Run:
     """``custody ARGS`` in this process (tests/cli_runner.py), stdin empty."""
-    code, out, err = run_in_process([str(a) for a in args], cwd=cwd, env=token.env(key_label, **env))
-    return Run(code, out.decode(), err.decode("utf-8", "replace"))
+    argv = tuple(str(a) for a in args)
+    code, out, err = run_in_process(list(argv), cwd=cwd, env=token.env(key_label, **env))
+    return Run(code, out.decode(), err.decode("utf-8", "replace"), argv)
 
 
 def custody_process(token: Token, cwd: Path, key_label: str, *args: object, **env: str | None) -> Run:
@@ -181,7 +164,9 @@ def custody_process(token: Token, cwd: Path, key_label: str, *args: object, **en
         timeout=120,
         check=False,
     )
-    return Run(proc.returncode, proc.stdout.decode(), proc.stderr.decode("utf-8", "replace"))
+    return Run(
+        proc.returncode, proc.stdout.decode(), proc.stderr.decode("utf-8", "replace"), tuple(map(str, args))
+    )
 
 
 def ok(run: Run) -> Run:

@@ -8,7 +8,6 @@ process. Nothing is mocked.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -34,6 +33,7 @@ from ledger.custody.ids import seal_id
 from ledger.errors import InvalidInput, NotFound, WrongPassphrase
 from ledger.keys import Algorithm, SigningKey
 from tests.app.custody_scenarios import CAR, TECH, WH, World
+from tests.cli_run import Run, clean_env
 from tests.helpers import LOG_PASSPHRASE, SteppingClock, new_ledger_fixture, settings_for
 from tests.labels.raster import decode, decoded_payloads, page_texts, rasterise
 
@@ -349,19 +349,7 @@ def test_unknown_shipment_is_not_found(ctx: LedgerContext) -> None:
 
 
 def env(**extra: str) -> dict[str, str]:
-    out = {k: v for k, v in os.environ.items() if not k.startswith("CUSTODY_")}
-    out.update(CUSTODY_LOG_KEY_PASSPHRASE=LOG_PASSPHRASE, COLUMNS="200", NO_COLOR="1", TERM="dumb", **extra)
-    return out
-
-
-@dataclass(frozen=True)
-class Run:
-    code: int
-    out: str
-    err: str
-
-    def json(self) -> Any:
-        return json.loads(self.out.strip().splitlines()[-1])
+    return clean_env(CUSTODY_LOG_KEY_PASSPHRASE=LOG_PASSPHRASE, **extra)
 
 
 def custody_cli(ledger_dir: Path, *args: str, stdin: str | None = None) -> Run:
@@ -378,7 +366,7 @@ def custody_cli(ledger_dir: Path, *args: str, stdin: str | None = None) -> Run:
         timeout=120,
         check=False,
     )
-    return Run(proc.returncode, proc.stdout, proc.stderr)
+    return Run(proc.returncode, proc.stdout, proc.stderr, tuple(args))
 
 
 def refused(run: Run, code: int, fragment: str) -> None:

@@ -27,6 +27,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from tests.cli_run import Run, clean_env
 from tests.cli_runner import run_in_process
 from tests.helpers import KEY_PASSPHRASE, LOG_PASSPHRASE, LedgerFixture, new_ledger_fixture
 
@@ -40,36 +41,12 @@ ERROR_LINE = re.compile(r"error: \S.* \[[a-z0-9_.]+\]")
 
 def env(**overrides: str | None) -> dict[str, str]:
     """The caller's environment without CUSTODY_* settings, plus the test passphrases."""
-    values = {k: v for k, v in os.environ.items() if not k.startswith("CUSTODY_")}
-    values.update(
-        CUSTODY_LOG_KEY_PASSPHRASE=LOG_PASSPHRASE,
-        CUSTODY_KEY_PASSPHRASE=KEY_PASSPHRASE,
-        CUSTODY_WITNESS_KEY_PASSPHRASE=WITNESS_PASSPHRASE,
-        COLUMNS="200",
-        NO_COLOR="1",
-    )
-    for name, value in overrides.items():
-        if value is None:
-            values.pop(name, None)
-        else:
-            values[name] = value
-    return values
-
-
-@dataclass(frozen=True)
-class Run:
-    args: tuple[str, ...]
-    code: int
-    out: str
-    err: str
-
-    def json(self) -> Any:
-        lines = [line for line in self.out.splitlines() if line.strip()]
-        return json.loads(lines[-1])
-
-    def __str__(self) -> str:
-        command = " ".join(self.args)
-        return f"custody {command} -> {self.code}\nstdout: {self.out[:3000]}\nstderr: {self.err[:3000]}"
+    passphrases: dict[str, str | None] = {
+        "CUSTODY_LOG_KEY_PASSPHRASE": LOG_PASSPHRASE,
+        "CUSTODY_KEY_PASSPHRASE": KEY_PASSPHRASE,
+        "CUSTODY_WITNESS_KEY_PASSPHRASE": WITNESS_PASSPHRASE,
+    }
+    return clean_env(**{**passphrases, **overrides})
 
 
 def custody(
@@ -80,7 +57,7 @@ def custody(
     del timeout
     argv = tuple(str(a) for a in args)
     code, stdout, stderr = run_in_process(argv, cwd=cwd, env=env(**(extra_env or {})))
-    return Run(argv, code, stdout.decode("utf-8"), stderr.decode("utf-8", "replace"))
+    return Run(code, stdout.decode("utf-8"), stderr.decode("utf-8", "replace"), argv)
 
 
 def ok(run: Run) -> Run:
