@@ -284,3 +284,27 @@ def test_cookies_are_secure_when_the_request_came_over_https(web_app: WebApp) ->
     session = [c for c in signed_in.headers.get_list("set-cookie") if c.startswith("kcl_session=")]
     assert len(session) == 1
     assert "; secure" in session[0].lower()
+
+
+def test_a_sign_in_link_made_on_the_admin_page_points_to_the_public_url(web_app: WebApp) -> None:
+    web_app.add_person("root", "ADMIN-01")
+    web_app.add_person("anna", "WH-01")
+    web_app.sign_in("root")
+
+    def make_link(host: str) -> str:
+        page = web_app.client.get("/admin")
+        made = web_app.client.post(
+            "/admin/people/anna/link", data={"csrf_token": web_app.csrf_of(page.text)}, headers={"Host": host}
+        )
+        assert made.status_code == 200, made.text
+        found = re.search(r"(https?://[^\s\"<]+)/login/link/[A-Za-z0-9_-]+", made.text)
+        assert found, made.text
+        return found.group(1)
+
+    # Without a configured public URL the link is on the address the administrator used.
+    assert make_link("testserver") == "http://testserver"
+    settings = web_app.client.app.state.web_settings  # type: ignore[attr-defined]
+    web_app.client.app.state.web_settings = settings.model_copy(  # type: ignore[attr-defined]
+        update={"public_url": "https://custody.example.org"}
+    )
+    assert make_link("attacker.example") == "https://custody.example.org"

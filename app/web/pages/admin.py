@@ -19,6 +19,7 @@ from app.api.problems import status_of
 from app.services import enrolment, people
 from app.services.context import LedgerContext
 from app.services.sessions import WebSession
+from app.settings import DEFAULT_PUBLIC_URL
 from app.web.deps import CheckedForm, require_page
 from app.web.nav import NavItem
 from app.web.render import render
@@ -72,7 +73,10 @@ async def link(request: Request, user: Administrator, form: CheckedForm, login: 
         token, expires_at = await run_in_threadpool(people.create_link, ctx, login)
     except LedgerError as exc:
         return await _failed(request, exc)
-    base = str(request.base_url).rstrip("/")
+    # The configured public URL when there is one: the link goes to another person, so it
+    # must not depend on the Host header of the administrator's request.
+    public_url = request.app.state.web_settings.public_url
+    base = (public_url if public_url != DEFAULT_PUBLIC_URL else str(request.base_url)).rstrip("/")
     return await _page(
         request, link={"login": login, "url": f"{base}/login/link/{token}", "expires_at": expires_at}
     )
