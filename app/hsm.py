@@ -38,7 +38,7 @@ import os
 import subprocess
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -533,6 +533,23 @@ def _rw_session(config: HsmConfig) -> _TokenSession:
     return token
 
 
+@contextlib.contextmanager
+def _creating(config: HsmConfig, doing: str) -> Iterator[Session]:
+    """A read-write session, under its lock, for putting a new key under the configured label.
+
+    Refuses a label that is already taken; a PKCS#11 failure inside becomes our error.
+    """
+    from pkcs11 import PKCS11Error
+
+    token = _rw_session(config)
+    with token.lock:
+        _refuse_existing_label(token.session, config)
+        try:
+            yield token.session
+        except PKCS11Error as exc:
+            raise _translate(exc, config, doing) from None
+
+
 def _refuse_existing_label(session: Session, config: HsmConfig) -> None:
     from pkcs11 import Attribute
 
@@ -588,28 +605,22 @@ def _confirm_protected(session: Session, config: HsmConfig, objects: list[Any]) 
 
 def generate_key(config: HsmConfig) -> HsmSigningKey:
     """Generate the log key pair on the token (Ed25519, sensitive, never extractable)."""
-    from pkcs11 import Attribute, KeyType, Mechanism, MechanismFlag, PKCS11Error
+    from pkcs11 import Attribute, KeyType, Mechanism, MechanismFlag
 
-    token = _rw_session(config)
-    with token.lock:
-        session = token.session
-        _refuse_existing_label(session, config)
-        try:
-            params = session.create_domain_parameters(
-                KeyType.EC_EDWARDS, {Attribute.EC_PARAMS: ED25519_PARAMS_OID}, local=True
-            )
-            public, private = params.generate_keypair(
-                store=True,
-                label=config.key_label,
-                id=os.urandom(16),
-                mechanism=Mechanism.EC_EDWARDS_KEY_PAIR_GEN,
-                capabilities=MechanismFlag.SIGN | MechanismFlag.VERIFY,
-                public_template=_public_template(),
-                private_template=_private_template(),
-            )
-            _confirm_protected(session, config, [public, private])
-        except PKCS11Error as exc:
-            raise _translate(exc, config, "generating the key") from None
+    with _creating(config, "generating the key") as session:
+        params = session.create_domain_parameters(
+            KeyType.EC_EDWARDS, {Attribute.EC_PARAMS: ED25519_PARAMS_OID}, local=True
+        )
+        public, private = params.generate_keypair(
+            store=True,
+            label=config.key_label,
+            id=os.urandom(16),
+            mechanism=Mechanism.EC_EDWARDS_KEY_PAIR_GEN,
+            capabilities=MechanismFlag.SIGN | MechanismFlag.VERIFY,
+            public_template=_public_template(),
+            private_template=_private_template(),
+        )
+        _confirm_protected(session, config, [public, private])
     return HsmSigningKey(config)
 
 
@@ -631,34 +642,23 @@ def import_key(config: HsmConfig, seed: bytes) -> HsmSigningKey:
         Attribute.LABEL: config.key_label,
         Attribute.ID: key_id,
     }
-    token = _rw_session(config)
-    with token.lock:
-        session = token.session
-        _refuse_existing_label(session, config)
+    with _creating(config, "importing the key") as session:
+        private = session.create_object(
+            {**common, **_private_template(), Attribute.CLASS: ObjectClass.PRIVATE_KEY, Attribute.VALUE: seed}
+        )
         try:
-            private = session.create_object(
+            public = session.create_object(
                 {
                     **common,
-                    **_private_template(),
-                    Attribute.CLASS: ObjectClass.PRIVATE_KEY,
-                    Attribute.VALUE: seed,
+                    **_public_template(),
+                    Attribute.CLASS: ObjectClass.PUBLIC_KEY,
+                    Attribute.EC_POINT: b"\x04\x20" + raw,
                 }
             )
-            try:
-                public = session.create_object(
-                    {
-                        **common,
-                        **_public_template(),
-                        Attribute.CLASS: ObjectClass.PUBLIC_KEY,
-                        Attribute.EC_POINT: b"\x04\x20" + raw,
-                    }
-                )
-            except PKCS11Error:
-                private.destroy()  # no half-imported key pair left behind
-                raise
-            _confirm_protected(session, config, [public, private])
-        except PKCS11Error as exc:
-            raise _translate(exc, config, "importing the key") from None
+        except PKCS11Error:
+            private.destroy()  # no half-imported key pair left behind
+            raise
+        _confirm_protected(session, config, [public, private])
     return HsmSigningKey(config)
 
 

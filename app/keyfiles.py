@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from app.errors import KeyFileError
+from app.settings import Settings
 from ledger.errors import Conflict, InvalidInput, WrongPassphrase
 from ledger.keys import SigningKey
 
@@ -79,3 +80,14 @@ def resolve_passphrase(
     if not first:
         raise InvalidInput(f"an empty {noun} is not allowed")
     return first.encode("utf-8")
+
+
+def log_key_passphrase(settings: Settings, *, confirm: bool = False) -> bytes:
+    """The log key file's passphrase: ``CUSTODY_LOG_KEY_PASSPHRASE``, or a prompt at a terminal."""
+    secret = settings.log_key_passphrase
+    return resolve_passphrase(
+        secret.get_secret_value() if secret else None,
+        "log key",
+        "CUSTODY_LOG_KEY_PASSPHRASE",
+        confirm=confirm,
+    )

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from app.cli.common import DbOption, JsonOption, emit_json, existing_context
-from app.keyfiles import read_key_file, resolve_passphrase
+from app.keyfiles import log_key_passphrase, read_key_file
 from app.logging_setup import uvicorn_log_config
 from app.services import people, tokens
 from app.services.context import require_log_key
@@ -67,10 +67,7 @@ def serve(
         public_key = hsm.check_in_subprocess(config)
         worker_env.update(config.environment())
     else:
-        secret = settings.log_key_passphrase
-        passphrase = resolve_passphrase(
-            secret.get_secret_value() if secret else None, "log key", "CUSTODY_LOG_KEY_PASSPHRASE"
-        )
+        passphrase = log_key_passphrase(settings)
         public_key = read_key_file(settings.resolved_log_key_file(), passphrase).public_key
         worker_env["CUSTODY_LOG_KEY_FILE"] = str(settings.resolved_log_key_file())
         worker_env["CUSTODY_LOG_KEY_PASSPHRASE"] = passphrase.decode("utf-8")

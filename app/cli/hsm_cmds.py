@@ -15,7 +15,7 @@ import typer
 
 from app import hsm
 from app.cli.common import JsonOption, emit_json
-from app.keyfiles import read_key_file, resolve_passphrase
+from app.keyfiles import log_key_passphrase, read_key_file
 from app.settings import Settings, load_settings
 from ledger.errors import UnsupportedAlgorithm
 from ledger.ids import check_origin
@@ -106,11 +106,7 @@ def import_key(
     """
     settings, name = _settings(origin)
     path = key_file or settings.resolved_log_key_file()
-    secret = settings.log_key_passphrase
-    passphrase = resolve_passphrase(
-        secret.get_secret_value() if secret else None, "log key", "CUSTODY_LOG_KEY_PASSPHRASE"
-    )
-    pem_key = read_key_file(path, passphrase)
+    pem_key = read_key_file(path, log_key_passphrase(settings))
     if pem_key.algorithm is not Algorithm.ED25519:
         raise UnsupportedAlgorithm(f"{path} holds a {pem_key.algorithm.value} key; the log key is Ed25519")
     try:

@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 
 from app.db import head_revision, make_engine, schema_revision
 from app.errors import LedgerNotInitialised, LogKeyMismatch
-from app.keyfiles import read_key_file, resolve_passphrase
+from app.keyfiles import log_key_passphrase, read_key_file, resolve_passphrase
 from app.logstore import LogStore
 from app.settings import Settings
 from ledger.keys import MessageSigner, PublicKey, SigningKey
@@ -106,11 +106,7 @@ class LedgerContext:
             from app.hsm import open_log_key
 
             return open_log_key(self.settings)
-        secret = self.settings.log_key_passphrase
-        passphrase = resolve_passphrase(
-            secret.get_secret_value() if secret else None, "log key", "CUSTODY_LOG_KEY_PASSPHRASE"
-        )
-        return read_key_file(self.settings.resolved_log_key_file(), passphrase)
+        return read_key_file(self.settings.resolved_log_key_file(), log_key_passphrase(self.settings))
 
     def actor_key_path(self, party_id: str, explicit: Path | None = None) -> Path:
         return explicit or self.settings.resolved_key_dir() / f"{party_id}.pem"

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from app.db import migrate, schema_revision
-from app.keyfiles import read_key_file, resolve_passphrase, write_key_file
+from app.keyfiles import log_key_passphrase, read_key_file, resolve_passphrase, write_key_file
 from app.services.context import LedgerContext
 from app.services.signing import signed_statement
 from ledger.checkpoint import parse_checkpoint_unverified
@@ -87,13 +87,7 @@ def init_ledger(ctx: LedgerContext, *, origin: str | None, admin_id: str, admin_
         # runs the self-test, so genesis never declares a key that cannot sign.
         log_key = ctx.load_log_key()
     else:
-        secret = ctx.settings.log_key_passphrase
-        log_passphrase = resolve_passphrase(
-            secret.get_secret_value() if secret else None,
-            "log key",
-            "CUSTODY_LOG_KEY_PASSPHRASE",
-            confirm=True,
-        )
+        log_passphrase = log_key_passphrase(ctx.settings, confirm=True)
         log_key = _load_or_create(ctx, ctx.settings.resolved_log_key_file(), log_passphrase)
     secret = ctx.settings.key_passphrase
     admin_passphrase = resolve_passphrase(

@@ -343,8 +343,9 @@ def test_import_moves_a_pem_log_key_onto_the_token(token: Token, tmp_path: Path)
 
     label = new_label("imported")
     key_file = tmp_path / "keys" / "log-key.pem"
-    imported = ok(
-        custody(
+
+    def import_pem(*extra: str) -> Run:
+        return custody(
             token,
             tmp_path,
             label,
@@ -352,10 +353,11 @@ def test_import_moves_a_pem_log_key_onto_the_token(token: Token, tmp_path: Path)
             "import",
             "--key-file",
             key_file,
-            "--json",
+            *extra,
             CUSTODY_LOG_KEY_PASSPHRASE=LOG_PASSPHRASE,
         )
-    ).json()
+
+    imported = ok(import_pem("--json")).json()
     assert imported["vkey"] == vkey
     # Sensitive and non-extractable from now on; the token records the key came from outside.
     assert (imported["sensitive"], imported["extractable"], imported["local"]) == (True, False, False)
@@ -367,16 +369,7 @@ def test_import_moves_a_pem_log_key_onto_the_token(token: Token, tmp_path: Path)
     size = ledger.append(seal(ledger, "WH-01", 1)).size
     assert open_checkpoint(ctx.store.checkpoint().encode(), parse_vkey(vkey)).checkpoint.size == size
 
-    twice = custody(
-        token,
-        tmp_path,
-        label,
-        "hsm",
-        "import",
-        "--key-file",
-        key_file,
-        CUSTODY_LOG_KEY_PASSPHRASE=LOG_PASSPHRASE,
-    )
+    twice = import_pem()
     assert_error(twice, 2, "conflict.hsm_key_exists")
 
 
