@@ -16,7 +16,7 @@ DEMO_DB  ?= sqlite:///var/custody.db
 export CUSTODY_LOG_KEY_PASSPHRASE ?= demo-log-key-passphrase
 export CUSTODY_KEY_PASSPHRASE ?= demo-key-passphrase
 
-.PHONY: install test run lint typecheck bench bench-http clean
+.PHONY: install test run lint typecheck bench bench-http kclverify clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -61,6 +61,12 @@ bench: $(STAMP)
 bench-http: $(STAMP)
 	bench/install-tools.sh
 	$(VENV)/bin/custody bench http
+
+# kclverify, the Go verifier of export bundles (kclverify/README.md): Debian's
+# Go toolchain and x/text sources, GOPATH mode, no network. Writes build/kclverify.
+kclverify:
+	scripts/install-test-deps.sh
+	cd kclverify && GO111MODULE=off GOPATH=/usr/share/gocode GOFLAGS= CGO_ENABLED=0 go build -trimpath -o ../build/kclverify .
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis

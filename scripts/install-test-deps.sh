@@ -20,6 +20,10 @@ DEPS=(
   # tests/app/test_go_interop.py: the Go toolchain and x/mod's sumdb/note, sumdb/tlog
   "cmd:go golang-go"
   "dpkg:golang-golang-x-mod-dev golang-golang-x-mod-dev"
+  # kclverify/ (tests/app/test_kclverify.py, `make kclverify`): x/text's unicode/norm for the NFC
+  # rule, and filippo.io/edwards25519 (the group behind crypto/ed25519) to decode each key once
+  "dpkg:golang-golang-x-text-dev golang-golang-x-text-dev"
+  "dpkg:golang-filippo-edwards25519-dev golang-filippo-edwards25519-dev"
   # tests/web: Playwright drives Debian's chromium (executable_path), never a downloaded browser
   "cmd:chromium chromium"
   # tests/app/test_hsm.py: the log key on a SoftHSM2 token (PKCS#11 module and token setup)

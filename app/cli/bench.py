@@ -112,6 +112,13 @@ def bundle(
         int | None, typer.Option(min=1, help="Worker processes (default: one per core).")
     ] = None,
     db: DbOption = None,
+    kclverify: Annotated[
+        Path | None,
+        typer.Option(
+            help="Measure this kclverify binary (the Go verifier, `make kclverify`), not `custody verify`.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Offline bundle verification: entries/s, ratio to cores × Ed25519 rate, peak RSS."""
-    emit_json(benchmarks.bench_bundle(n, bundle_path, workers, db, _say))
+    emit_json(benchmarks.bench_bundle(n, bundle_path, workers, db, _say, kclverify))
