@@ -49,7 +49,7 @@ func memberProblem(name string) string {
 	}
 	for i := 0; i < len(name); i++ {
 		if name[i] < 0x20 {
-			return "member name " + tlRepr(name) + " contains control characters"
+			return "member name " + pyStr(name) + " contains control characters"
 		}
 	}
 	second := rune(-1)
@@ -57,16 +57,16 @@ func memberProblem(name string) string {
 		second, _ = utf8.DecodeRuneInString(name[size:])
 	}
 	if strings.HasPrefix(name, "/") || strings.HasPrefix(name, "\\") || second == ':' {
-		return "absolute member path " + tlRepr(name)
+		return "absolute member path " + pyStr(name)
 	}
 	parts := strings.Split(strings.ReplaceAll(name, "\\", "/"), "/")
 	for _, part := range parts {
 		if part == ".." {
-			return "member path " + tlRepr(name) + " leaves the bundle (..)"
+			return "member path " + pyStr(name) + " leaves the bundle (..)"
 		}
 	}
 	if strings.Contains(name, "\\") || len(parts) > 1 {
-		return "member " + tlRepr(name) + " is not at the top level of the bundle"
+		return "member " + pyStr(name) + " is not at the top level of the bundle"
 	}
 	return ""
 }
@@ -84,7 +84,7 @@ func checkMembers(names []string) (Layout, error) {
 			return Layout{}, bundleError("hostile bundle: %s", problem)
 		}
 		if seen[name] {
-			return Layout{}, bundleError("bundle member %s appears twice", tlRepr(name))
+			return Layout{}, bundleError("bundle member %s appears twice", pyStr(name))
 		}
 		seen[name] = true
 		known := false
@@ -93,7 +93,7 @@ func checkMembers(names []string) (Layout, error) {
 		}
 		if !known {
 			return Layout{}, bundleError("unexpected bundle member %s (a v1 bundle holds only %s)",
-				tlRepr(name), strings.Join(MEMBERS, ", "))
+				pyStr(name), strings.Join(MEMBERS, ", "))
 		}
 	}
 	var missing []string

@@ -179,7 +179,7 @@ func TestCheckProofFormatExample(t *testing.T) {
 	codes := func(fs []Finding) string {
 		var out []string
 		for _, f := range fs {
-			out = append(out, f.Code+"@"+pyInt(f.Index)+"("+pyStr(f.Expected)+"|"+pyStr(f.Found)+")")
+			out = append(out, f.Code+"@"+pyInt(f.Index)+"("+pyOptional(f.Expected)+"|"+pyOptional(f.Found)+")")
 		}
 		return strings.Join(out, " ")
 	}

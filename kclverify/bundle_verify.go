@@ -349,18 +349,18 @@ func (s *ZipSource) check() error {
 		}
 		mode := info.ExternalAttr >> 16
 		if info.CreateSystem == 3 && mode&0o170000 == 0o120000 {
-			return bundleError("hostile bundle: member %s is a symbolic link", tlRepr(info.Filename))
+			return bundleError("hostile bundle: member %s is a symbolic link", pyStr(info.Filename))
 		}
 		// Many writers (Python's writestr among them) set permission bits only: type 0 is a file.
 		isDir := strings.HasSuffix(info.Filename, "/")
 		if isDir || (info.CreateSystem == 3 && mode&0o170000 != 0 && mode&0o170000 != 0o100000) {
-			return bundleError("bundle member %s is not a regular file", tlRepr(info.Filename))
+			return bundleError("bundle member %s is not a regular file", pyStr(info.Filename))
 		}
 		if info.FlagBits&0x1 != 0 {
-			return bundleError("bundle member %s is encrypted", tlRepr(info.Filename))
+			return bundleError("bundle member %s is encrypted", pyStr(info.Filename))
 		}
 		if info.CompressType != zip.Store && info.CompressType != zip.Deflate {
-			return bundleError("bundle member %s uses an unsupported compression method", tlRepr(info.Filename))
+			return bundleError("bundle member %s uses an unsupported compression method", pyStr(info.Filename))
 		}
 		compressed := info.CompressSize
 		if compressed < 1 {
@@ -368,7 +368,7 @@ func (s *ZipSource) check() error {
 		}
 		if info.FileSize > tlRatioFloor && compressed <= (1<<64-1)/MAX_RATIO && info.FileSize > MAX_RATIO*compressed {
 			return bundleError("bundle member %s claims %d bytes from %d compressed (a zip bomb?)",
-				tlRepr(info.Filename), info.FileSize, info.CompressSize)
+				pyStr(info.Filename), info.FileSize, info.CompressSize)
 		}
 		names = append(names, info.Filename)
 	}
@@ -386,7 +386,7 @@ func (s *ZipSource) check() error {
 			limit = ordered[i+1].HeaderOffset
 		}
 		if info.CompressSize > 1<<62 || end > limit {
-			return bundleError("bundle member %s overlaps another or runs past the file", tlRepr(info.Filename))
+			return bundleError("bundle member %s overlaps another or runs past the file", pyStr(info.Filename))
 		}
 	}
 	s.byName = map[string]*zipMember{}
@@ -455,7 +455,7 @@ func (s *ZipSource) localHeader(info *zipMember) error {
 		return err
 	}
 	if name != info.OrigFilename {
-		return fmt.Errorf("File name in directory %s and header %s differ.", tlRepr(info.OrigFilename), tlRepr(name))
+		return fmt.Errorf("File name in directory %s and header %s differ.", pyStr(info.OrigFilename), pyStr(name))
 	}
 	return nil
 }
@@ -507,14 +507,14 @@ func (z *zipBlocks) Next() ([]byte, error) {
 		// archive/zip stops a member that yields more than its declared size
 		// with ErrFormat; Python's zipfile cuts it at that size, and its CRC fails.
 		z.done = true
-		return nil, bundleError("bundle member %s is corrupt (%s)", z.name, "Bad CRC-32 for file "+tlRepr(z.info.Filename))
+		return nil, bundleError("bundle member %s is corrupt (%s)", z.name, "Bad CRC-32 for file "+pyStr(z.info.Filename))
 	case err == io.EOF:
 		z.done = true
 		if z.read != z.info.FileSize {
 			return nil, bundleError("bundle member %s is corrupt (%s)", z.name, "Compressed file ended before the end-of-stream marker was reached")
 		}
 		if z.crc != z.info.CRC {
-			return nil, bundleError("bundle member %s is corrupt (%s)", z.name, "Bad CRC-32 for file "+tlRepr(z.info.Filename))
+			return nil, bundleError("bundle member %s is corrupt (%s)", z.name, "Bad CRC-32 for file "+pyStr(z.info.Filename))
 		}
 	case err != nil:
 		z.done = true
@@ -558,10 +558,10 @@ func OpenDirectorySource(path string) (*DirectorySource, error) {
 			return nil, bundleError("hostile bundle: %s", problem)
 		}
 		if item.Type()&os.ModeSymlink != 0 {
-			return nil, bundleError("hostile bundle: member %s is a symbolic link", tlRepr(name))
+			return nil, bundleError("hostile bundle: member %s is a symbolic link", pyStr(name))
 		}
 		if !item.Type().IsRegular() {
-			return nil, bundleError("bundle member %s is not a regular file", tlRepr(name))
+			return nil, bundleError("bundle member %s is not a regular file", pyStr(name))
 		}
 		names = append(names, name)
 	}
@@ -602,7 +602,7 @@ func (d *DirectorySource) open(name string, limit int64) (*fileBlocks, error) {
 	st, err := f.Stat()
 	if err != nil || !st.Mode().IsRegular() {
 		f.Close()
-		return nil, bundleError("bundle member %s is not a regular file", tlRepr(name))
+		return nil, bundleError("bundle member %s is not a regular file", pyStr(name))
 	}
 	return &fileBlocks{f: f, limit: limit}, nil
 }

@@ -307,7 +307,7 @@ func TestFormatExampleBundles(t *testing.T) {
 	}
 	var got []string
 	for _, f := range report.Findings {
-		got = append(got, pyInt(f.Index)+" "+f.Code+" "+f.Message+" | "+pyStr(f.Expected)+" | "+pyStr(f.Found))
+		got = append(got, pyInt(f.Index)+" "+f.Code+" "+f.Message+" | "+pyOptional(f.Expected)+" | "+pyOptional(f.Found))
 	}
 	// What verify_bundle says about the same bundle.
 	want := []string{

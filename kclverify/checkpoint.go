@@ -5,11 +5,8 @@ package main
 
 import (
 	"encoding/base64"
-	"fmt"
 	"strconv"
 	"strings"
-	"unicode"
-	"unicode/utf8"
 )
 
 // checkpointBody is Checkpoint.body: the three lines and the extensions, each ending in LF.
@@ -34,7 +31,7 @@ func checkpointCheckOrigin(origin string) error {
 		}
 	}
 	if !ok {
-		return Errf("input.identifier", "origin %s: 1-255 printable ASCII characters without spaces or '+'", tlRepr(origin))
+		return Errf("input.identifier", "origin %s: 1-255 printable ASCII characters without spaces or '+'", pyStr(origin))
 	}
 	return nil
 }
@@ -59,7 +56,7 @@ func parseCheckpointBody(body string) (*Checkpoint, error) {
 		}
 	}
 	if !digits || (sizeText != "0" && sizeText[0] == '0') {
-		return nil, Errf(tlCodeMalformedCheckpt, "checkpoint size %s is not a decimal number", tlRepr(sizeText))
+		return nil, Errf(tlCodeMalformedCheckpt, "checkpoint size %s is not a decimal number", pyStr(sizeText))
 	}
 	// A uint64, as in Go.
 	size, err := strconv.ParseUint(sizeText, 10, 64)
@@ -137,7 +134,7 @@ func openCheckpointRequired(note []byte, logKey *NoteVerifier, witnesses []*Note
 	}
 	if checkpoint.Origin != logKey.Name {
 		return nil, Errf(tlCodeNoteVerification, "checkpoint origin %s is not the log key's name %s",
-			tlRepr(checkpoint.Origin), tlRepr(logKey.Name))
+			pyStr(checkpoint.Origin), pyStr(logKey.Name))
 	}
 	// Step 4.
 	var cosignatures []Cosignature
@@ -152,49 +149,4 @@ func openCheckpointRequired(note []byte, logKey *NoteVerifier, witnesses []*Note
 		return nil, Errf(tlCodeNoteVerification, "checkpoint has %d trusted cosignature(s), %d required", len(cosignatures), required)
 	}
 	return &OpenedCheckpoint{Checkpoint: checkpoint, Note: string(note), Cosignatures: cosignatures, Unverified: opened.Unverified}, nil
-}
-
-// tlRepr is Python's repr() of a str (quotes, escapes, printable code points kept).
-func tlRepr(s string) string {
-	quote := byte('\'')
-	if strings.Contains(s, "'") && !strings.Contains(s, "\"") {
-		quote = '"'
-	}
-	var b strings.Builder
-	b.WriteByte(quote)
-	for i := 0; i < len(s); {
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			// Not representable in a Python str; Python's surrogateescape would show \udcXX.
-			fmt.Fprintf(&b, "\\udc%02x", s[i])
-			i++
-			continue
-		}
-		i += size
-		switch {
-		case r == rune(quote) || r == '\\':
-			b.WriteByte('\\')
-			b.WriteRune(r)
-		case r == '\n':
-			b.WriteString("\\n")
-		case r == '\r':
-			b.WriteString("\\r")
-		case r == '\t':
-			b.WriteString("\\t")
-		case r < 0x20 || r == 0x7f:
-			fmt.Fprintf(&b, "\\x%02x", r)
-		case r < 0x7f:
-			b.WriteRune(r)
-		case r == ' ' || unicode.IsPrint(r):
-			b.WriteRune(r)
-		case r <= 0xff:
-			fmt.Fprintf(&b, "\\x%02x", r)
-		case r <= 0xffff:
-			fmt.Fprintf(&b, "\\u%04x", r)
-		default:
-			fmt.Fprintf(&b, "\\U%08x", r)
-		}
-	}
-	b.WriteByte(quote)
-	return b.String()
 }

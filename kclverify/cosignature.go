@@ -37,12 +37,12 @@ func logKeyFrom(text, what string) (*NoteVerifier, error) {
 func witnessKeys(vkeys []string) ([]*NoteVerifier, error) {
 	keys := make([]*NoteVerifier, 0, len(vkeys))
 	for _, text := range vkeys {
-		key, err := logKeyFrom(text, "witness key "+tlRepr(text))
+		key, err := logKeyFrom(text, "witness key "+pyStr(text))
 		if err != nil {
 			return nil, err
 		}
 		if key.SignatureType != SIG_COSIGNATURE_V1 {
-			return nil, Errf(tlCodeInvalidInput, "witness key %s is not a cosignature key (type 0x04)", tlRepr(text))
+			return nil, Errf(tlCodeInvalidInput, "witness key %s is not a cosignature key (type 0x04)", pyStr(text))
 		}
 		keys = append(keys, key)
 	}

@@ -255,7 +255,7 @@ func connectorKind(name string, opts ConnectorKindOptions) *KindSpec {
 		before := record.State
 		after, ok := transitions[before]
 		if !ok { // Python: KeyError from transitions[before]
-			return custodyStateUnknown("KeyError: %s", custodyRepr(before))
+			return custodyStateUnknown("KeyError: %s", pyStr(before))
 		}
 		if after == "" {
 			after = before

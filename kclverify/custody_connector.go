@@ -20,8 +20,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 )
 
 // MIN_VALIDITY_YEARS — rule 4: a new installation needs this much gSMC-K validity left.
@@ -153,7 +151,7 @@ func guardSealApplied(state *LedgerState, ctx *Context, record *ConnectorRecord)
 	if record.EverSealed {
 		if len(record.Seals) > 0 {
 			return Errf("rule.reseal_requires_removal", "%s still carries seals %s; record seal.removed first",
-				record.Subject, ccPyList(ccSorted(record.Seals)))
+				record.Subject, pyStrList(ccSorted(record.Seals)))
 		}
 		if !state.RolesOf(ctx.Statement.By)[MANUFACTURER] {
 			return Errf("rule.reseal_by_manufacturer", "only a manufacturer may re-seal a housing")
@@ -172,7 +170,7 @@ func guardSealApplied(state *LedgerState, ctx *Context, record *ConnectorRecord)
 		}
 		if seal.IssuedTo == nil || *seal.IssuedTo != ctx.Statement.By {
 			return Errf("rule.seal_issued_to_applier", "seal %s was issued to %s, not %s",
-				sealID, ccPyOptional(seal.IssuedTo), ctx.Statement.By)
+				sealID, pyOptional(seal.IssuedTo), ctx.Statement.By)
 		}
 	}
 	return nil
@@ -242,7 +240,7 @@ func guardInspected(state *LedgerState, ctx *Context, record *ConnectorRecord) e
 	expected := ccStrings(ctx.Statement.Data["expected"])
 	if !ccSetEqual(ccSet(expected), ccSet(record.Seals)) {
 		return Errf("rule.inspection_expects_ledger_seals", "expected seals %s differ from the ledger's %s",
-			ccPyList(ccSorted(expected)), ccPyList(ccSorted(record.Seals)))
+			pyStrList(ccSorted(expected)), pyStrList(ccSorted(record.Seals)))
 	}
 	return nil
 }
@@ -291,7 +289,7 @@ func guardSealRemoved(state *LedgerState, ctx *Context, record *ConnectorRecord)
 		}
 	}
 	if len(missing) > 0 {
-		return Errf("rule.seal_on_connector", "seals %s are not on %s", ccPyList(ccSorted(missing)), record.Subject)
+		return Errf("rule.seal_on_connector", "seals %s are not on %s", pyStrList(ccSorted(missing)), record.Subject)
 	}
 	return nil
 }
@@ -363,7 +361,7 @@ func guardTransfer(state *LedgerState, ctx *Context, record *ConnectorRecord) er
 	declared := ccStrings(ctx.Statement.Data["seals"])
 	if !ccSetEqual(ccSet(declared), ccSet(record.Seals)) {
 		return Errf("rule.transfer_declares_ledger_seals", "declared seals %s differ from the ledger's %s",
-			ccPyList(ccSorted(declared)), ccPyList(ccSorted(record.Seals)))
+			pyStrList(ccSorted(declared)), pyStrList(ccSorted(record.Seals)))
 	}
 	return nil
 }
@@ -396,7 +394,7 @@ func effectReceived(state *LedgerState, ctx *Context, record *ConnectorRecord) e
 		}
 	}
 	openIncident(state, ctx, record, "seal_mismatch",
-		"receipt seal mismatch: missing "+ccPyList(ccSorted(missing))+", unexpected "+ccPyList(ccSorted(extra)))
+		"receipt seal mismatch: missing "+pyStrList(ccSorted(missing))+", unexpected "+pyStrList(ccSorted(extra)))
 	return nil
 }
 
@@ -894,68 +892,6 @@ func ccSorted(values []string) []string {
 	copy(out, values)
 	sort.Strings(out)
 	return out
-}
-
-// ccPyList is str() of a Python list of strings: ['a', 'b'].
-func ccPyList(values []string) string {
-	var b strings.Builder
-	b.WriteByte('[')
-	for i, v := range values {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString(ccPyRepr(v))
-	}
-	b.WriteByte(']')
-	return b.String()
-}
-
-// ccPyOptional is f"{value}" of an optional string: None when absent.
-func ccPyOptional(s *string) string {
-	if s == nil {
-		return "None"
-	}
-	return *s
-}
-
-// ccPyRepr is repr() of a Python str.
-func ccPyRepr(s string) string {
-	quote := byte('\'')
-	if strings.IndexByte(s, '\'') >= 0 && strings.IndexByte(s, '"') < 0 {
-		quote = '"'
-	}
-	var b strings.Builder
-	b.WriteByte(quote)
-	for _, r := range s {
-		switch {
-		case r == '\\':
-			b.WriteString(`\\`)
-		case r == rune(quote):
-			b.WriteByte('\\')
-			b.WriteByte(quote)
-		case r == '\t':
-			b.WriteString(`\t`)
-		case r == '\n':
-			b.WriteString(`\n`)
-		case r == '\r':
-			b.WriteString(`\r`)
-		case r == ' ' || (r < utf8.RuneSelf && r >= 0x20 && r < 0x7f):
-			b.WriteRune(r)
-		case r < 0x100 && !unicode.IsPrint(r):
-			b.WriteString(`\x`)
-			ccHex(&b, int64(r), 2)
-		case r < 0x10000 && !unicode.IsPrint(r):
-			b.WriteString(`\u`)
-			ccHex(&b, int64(r), 4)
-		case !unicode.IsPrint(r):
-			b.WriteString(`\U`)
-			ccHex(&b, int64(r), 8)
-		default:
-			b.WriteRune(r)
-		}
-	}
-	b.WriteByte(quote)
-	return b.String()
 }
 
 func ccHex(b *strings.Builder, v int64, width int) {

@@ -342,11 +342,11 @@ func TestConnectorKindsRegistered(t *testing.T) {
 }
 
 func TestConnectorHelpers(t *testing.T) {
-	if got := ccPyList([]string{"KC00000017", "a'b", `q"'`, "t\u00e9\n\x01"}); got != `['KC00000017', "a'b", 'q"\'', 'té\n\x01']` {
+	if got := pyStrList([]string{"KC00000017", "a'b", `q"'`, "t\u00e9\n\x01"}); got != `['KC00000017', "a'b", 'q"\'', 'té\n\x01']` {
 		t.Errorf("ccPyList: %s", got)
 	}
-	if got := ccPyList(nil); got != "[]" {
-		t.Errorf("ccPyList(nil): %s", got)
+	if got := pyStrList(nil); got != "[]" {
+		t.Errorf("pyStrList(nil): %s", got)
 	}
 	for _, c := range []struct{ a, b, q int64 }{{7, 2, 3}, {-7, 2, -4}, {-8, 2, -4}, {0, 5, 0}, {-1, 86400000000, -1}} {
 		if got := ccFloorDiv(c.a, c.b); got != c.q {

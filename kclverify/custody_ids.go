@@ -7,10 +7,8 @@ package main
 // KC0001237H; batches are consecutive numbers of one series.
 
 import (
-	"fmt"
 	"strconv"
 	"strings"
-	"unicode"
 	"unicode/utf8"
 )
 
@@ -62,7 +60,7 @@ func checkCharacter(payload string) (string, error) {
 		i -= size
 		value := custodyIdValueOf(ch)
 		if value < 0 {
-			return "", Errf("input.identifier", "%s is not in the id alphabet", custodyRepr(string(ch)))
+			return "", Errf("input.identifier", "%s is not in the id alphabet", pyStr(string(ch)))
 		}
 		addend := factor * value
 		total += addend/custodyIdBase + addend%custodyIdBase
@@ -98,7 +96,7 @@ func sealId(series string, number int64) (string, error) {
 		}
 	}
 	if !ok {
-		return "", Errf("input.identifier", "seal series %s must be two letters of %s", custodyRepr(series), custodyIdLetters)
+		return "", Errf("input.identifier", "seal series %s must be two letters of %s", pyStr(series), custodyIdLetters)
 	}
 	if !(0 <= number && number <= SEAL_NUMBER_MAX) {
 		return "", Errf("input.identifier", "seal number %d out of range", number)
@@ -122,10 +120,10 @@ func sealId(series string, number int64) (string, error) {
 // (series, number).
 func parseSealId(identifier string) (string, int64, error) {
 	if !SEAL_ID_PATTERN.MatchString(identifier) {
-		return "", 0, Errf("input.identifier", "%s is not a seal id (two letters, 7 digits, check character)", custodyRepr(identifier))
+		return "", 0, Errf("input.identifier", "%s is not a seal id (two letters, 7 digits, check character)", pyStr(identifier))
 	}
 	if !hasValidCheck(identifier) {
-		return "", 0, Errf("input.identifier", "%s: check character does not match", custodyRepr(identifier))
+		return "", 0, Errf("input.identifier", "%s: check character does not match", pyStr(identifier))
 	}
 	number, _ := strconv.ParseInt(identifier[2:9], 10, 64)
 	return identifier[:2], number, nil
@@ -146,55 +144,4 @@ func formatSealId(identifier string) string {
 		return string(r[from:to])
 	}
 	return part(0, 2) + " " + part(2, 5) + " " + part(5, 9) + " " + part(9, -1)
-}
-
-// custodyRepr is Python's repr() of a str: single quotes unless the text
-// contains ' and no ", backslash escapes for \\, the quote, \t \n \r, and
-// \xNN / \uNNNN / \UNNNNNNNN for non-printable characters.
-func custodyRepr(s string) string {
-	quote := byte('\'')
-	if strings.IndexByte(s, '\'') >= 0 && strings.IndexByte(s, '"') < 0 {
-		quote = '"'
-	}
-	var b strings.Builder
-	b.WriteByte(quote)
-	for _, r := range s {
-		switch {
-		case r == rune(quote) || r == '\\':
-			b.WriteByte('\\')
-			b.WriteRune(r)
-		case r == '\t':
-			b.WriteString(`\t`)
-		case r == '\n':
-			b.WriteString(`\n`)
-		case r == '\r':
-			b.WriteString(`\r`)
-		case r < 0x20 || r == 0x7f:
-			fmt.Fprintf(&b, `\x%02x`, r)
-		case r < 0x7f || unicode.IsPrint(r):
-			b.WriteRune(r)
-		case r <= 0xff:
-			fmt.Fprintf(&b, `\x%02x`, r)
-		case r <= 0xffff:
-			fmt.Fprintf(&b, `\u%04x`, r)
-		default:
-			fmt.Fprintf(&b, `\U%08x`, r)
-		}
-	}
-	b.WriteByte(quote)
-	return b.String()
-}
-
-// custodyReprList is Python's repr() of a list of str: ['a', 'b'].
-func custodyReprList(items []string) string {
-	var b strings.Builder
-	b.WriteByte('[')
-	for i, s := range items {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString(custodyRepr(s))
-	}
-	b.WriteByte(']')
-	return b.String()
 }

@@ -80,14 +80,14 @@ func TestCustodyRepr(t *testing.T) {
 		"\u2028":  `'\u2028'`,
 	}
 	for in, want := range cases {
-		if got := custodyRepr(in); got != want {
-			t.Errorf("custodyRepr(%q) = %s, want %s", in, got, want)
+		if got := pyStr(in); got != want {
+			t.Errorf("pyStr(%q) = %s, want %s", in, got, want)
 		}
 	}
-	if got := custodyReprList([]string{"A", "B"}); got != "['A', 'B']" {
+	if got := pyStrList([]string{"A", "B"}); got != "['A', 'B']" {
 		t.Errorf("custodyReprList = %s", got)
 	}
-	if got := custodyReprList(nil); got != "[]" {
-		t.Errorf("custodyReprList(nil) = %s", got)
+	if got := pyStrList(nil); got != "[]" {
+		t.Errorf("pyStrList(nil) = %s", got)
 	}
 }

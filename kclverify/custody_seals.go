@@ -63,7 +63,7 @@ func checkReceived(state *LedgerState, ctx *Context) error {
 		if len(existing) > 5 {
 			existing = existing[:5]
 		}
-		return Errf("rule.seal_unique", "seal ids already on the ledger: %s", custodyReprList(existing))
+		return Errf("rule.seal_unique", "seal ids already on the ledger: %s", pyStrList(existing))
 	}
 	return nil
 }
@@ -117,7 +117,7 @@ func sealKind(name string, roles map[string]bool, schema *ObjV, transitions map[
 		}
 		next, ok := transitions[seal.Status]
 		if !ok { // Python: KeyError from transitions[seal.status]
-			return custodyStateUnknown("KeyError: %s", custodyRepr(seal.Status))
+			return custodyStateUnknown("KeyError: %s", pyStr(seal.Status))
 		}
 		seal.Status = next
 		seal.LastIndex = ctx.Index

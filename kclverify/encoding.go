@@ -214,6 +214,16 @@ func pyReprTo(sb *strings.Builder, v any) {
 	}
 }
 
+// pyStr is repr() of one Python str, pyStrList of a list of them: the one
+// rendering of Python reprs in messages (PyRepr for any decoded value).
+func pyStr(s string) string {
+	var sb strings.Builder
+	pyReprString(&sb, s)
+	return sb.String()
+}
+
+func pyStrList(items []string) string { return PyRepr(items) }
+
 // pyReprString is repr(str). Lone surrogates (kept as WTF-8 by the decoder)
 // come out as \udxxx like in Python.
 func pyReprString(sb *strings.Builder, s string) {

@@ -21,7 +21,7 @@ var ROLES = []string{"admin", "manufacturer", "warehouse", "carrier", "technicia
 func registryGet(name string) (*KindSpec, error) {
 	spec, ok := Registry[name]
 	if !ok {
-		return nil, Errf("input.statement.unknown_kind", "unknown statement kind %s", stRepr(name))
+		return nil, Errf("input.statement.unknown_kind", "unknown statement kind %s", pyStr(name))
 	}
 	return spec, nil
 }
@@ -48,7 +48,7 @@ func checkKindRoles(spec *KindSpec) error {
 		sort.Strings(unknown)
 		quoted := make([]string, len(unknown))
 		for i, r := range unknown {
-			quoted[i] = stRepr(r)
+			quoted[i] = pyStr(r)
 		}
 		return fmt.Errorf("kind %s: unknown roles [%s]", spec.Name, strings.Join(quoted, ", "))
 	}

@@ -107,7 +107,7 @@ func parseArgs(args []string) (*cliArgs, error) {
 		case "--require-cosignatures", "--workers":
 			n, err := strconv.Atoi(strings.TrimSpace(value))
 			if err != nil {
-				return nil, usageError("invalid value for %s: %s is not a valid integer", name, tlRepr(value))
+				return nil, usageError("invalid value for %s: %s is not a valid integer", name, pyStr(value))
 			}
 			if name == "--workers" {
 				if n < 1 {
@@ -210,7 +210,8 @@ func exitCodeFor(code string) int {
 	}
 }
 
-func pyStr(p *string) string {
+// pyOptional is f"{value}" of an optional str: None when absent.
+func pyOptional(p *string) string {
 	if p == nil {
 		return "None"
 	}
@@ -229,7 +230,7 @@ func printReport(w io.Writer, r *BundleReport) {
 	for _, f := range r.Findings {
 		line := fmt.Sprintf("FAIL index %s: %s: %s", strings.Replace(pyInt(f.Index), "None", "-", 1), f.Code, f.Message)
 		if f.Expected != nil || f.Found != nil {
-			line += fmt.Sprintf(" (expected %s, found %s)", pyStr(f.Expected), pyStr(f.Found))
+			line += fmt.Sprintf(" (expected %s, found %s)", pyOptional(f.Expected), pyOptional(f.Found))
 		}
 		fmt.Fprintln(w, line)
 	}
@@ -256,7 +257,7 @@ func printReport(w io.Writer, r *BundleReport) {
 	if !r.Valid() {
 		state = fmt.Sprintf("INVALID: %d finding(s)", len(r.Findings))
 	}
-	fmt.Fprintf(w, "%s; %s%s: %d entries, checkpoint size %s, root %s\n", state, kind, about, r.Entries, pyInt(r.CheckpointSize), pyStr(r.Root))
+	fmt.Fprintf(w, "%s; %s%s: %d entries, checkpoint size %s, root %s\n", state, kind, about, r.Entries, pyInt(r.CheckpointSize), pyOptional(r.Root))
 }
 
 // --------------------------------------------------------------------------

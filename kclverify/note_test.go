@@ -278,7 +278,7 @@ func TestParseCheckpointBody(t *testing.T) {
 	if cp, err := ParseCheckpointUnverified(docCheckpoint); err != nil || cp.Size != 3 {
 		t.Fatal(err)
 	}
-	if got := tlRepr("it's \"x\"\\\n\x7fé\u2028"); got != `'it\'s "x"\\\n\x7fé\u2028'` {
+	if got := pyStr("it's \"x\"\\\n\x7fé\u2028"); got != `'it\'s "x"\\\n\x7fé\u2028'` {
 		t.Fatal(got)
 	}
 }

@@ -15,8 +15,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"unicode"
-	"unicode/utf8"
 )
 
 // GENESIS_KIND is the kind of entry 0.
@@ -138,7 +136,7 @@ func ValidateStatement(st *Statement) (*KindSpec, error) {
 	}
 	if !found {
 		return nil, Errf("input.statement.data", "%s is about a %s, not %s",
-			spec.Name, strings.Join(spec.SubjectTypes, " or "), stRepr(st.Subject))
+			spec.Name, strings.Join(spec.SubjectTypes, " or "), pyStr(st.Subject))
 	}
 	if spec.Schema != nil {
 		if err := spec.Schema.Validate(st.Data, "data"); err != nil {
@@ -348,7 +346,7 @@ func stPyRepr(v any) string {
 	case int:
 		return strconv.Itoa(x)
 	case string:
-		return stRepr(x)
+		return pyStr(x)
 	case []any:
 		parts := make([]string, len(x))
 		for i, item := range x {
@@ -366,56 +364,10 @@ func stPyRepr(v any) string {
 		sort.Strings(keys)
 		parts := make([]string, len(keys))
 		for i, k := range keys {
-			parts[i] = stRepr(k) + ": " + stPyRepr(x[k])
+			parts[i] = pyStr(k) + ": " + stPyRepr(x[k])
 		}
 		return "{" + strings.Join(parts, ", ") + "}"
 	default:
 		return fmt.Sprint(v)
 	}
-}
-
-// stRepr is Python's repr() of a str: single quotes unless the text holds a
-// single quote and no double quote; backslash escapes for the quote, the
-// backslash, \t \n \r and non-printable characters.
-func stRepr(s string) string {
-	quote := byte('\'')
-	if strings.IndexByte(s, '\'') >= 0 && strings.IndexByte(s, '"') < 0 {
-		quote = '"'
-	}
-	var b strings.Builder
-	b.Grow(len(s) + 2)
-	b.WriteByte(quote)
-	for i := 0; i < len(s); {
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			// Not valid UTF-8 (cannot come from the strict decoder).
-			fmt.Fprintf(&b, "\\x%02x", s[i])
-			i++
-			continue
-		}
-		i += size
-		switch {
-		case r == rune(quote) || r == '\\':
-			b.WriteByte('\\')
-			b.WriteRune(r)
-		case r == '\t':
-			b.WriteString(`\t`)
-		case r == '\n':
-			b.WriteString(`\n`)
-		case r == '\r':
-			b.WriteString(`\r`)
-		case r < 0x80 && r >= 0x20 && r != 0x7f:
-			b.WriteRune(r)
-		case r >= 0x80 && unicode.IsPrint(r):
-			b.WriteRune(r)
-		case r < 0x100:
-			fmt.Fprintf(&b, "\\x%02x", r)
-		case r < 0x10000:
-			fmt.Fprintf(&b, "\\u%04x", r)
-		default:
-			fmt.Fprintf(&b, "\\U%08x", r)
-		}
-	}
-	b.WriteByte(quote)
-	return b.String()
 }

@@ -209,8 +209,8 @@ func TestStReprLikePython(t *testing.T) {
 		{"\U0001f600", "'\U0001f600'"}, {"\U000e0001", "'\\U000e0001'"},
 	}
 	for _, c := range cases {
-		if got := stRepr(c[0]); got != c[1] {
-			t.Errorf("stRepr(%q) = %s, want %s", c[0], got, c[1])
+		if got := pyStr(c[0]); got != c[1] {
+			t.Errorf("pyStr(%q) = %s, want %s", c[0], got, c[1])
 		}
 	}
 	if got := stPyRepr([]any{int64(1), true, nil, "x"}); got != "[1, True, None, 'x']" {

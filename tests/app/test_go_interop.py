@@ -31,13 +31,12 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from ledger.checkpoint import Checkpoint, parse_checkpoint_unverified, sign_checkpoint
 from ledger.note import SIG_ED25519, format_vkey, key_id
+from tests.go_tools import GOCODE, go_environment
 from tests.helpers import LedgerFixture
 
 REPO = Path(__file__).resolve().parents[2]
 CHECKER_SRC = REPO / "tests" / "interop" / "kclcheck"
 VECTOR = REPO / "tests" / "vectors" / "derived-checkpoint-cosignature-proof.json"
-#: Where Debian's golang-golang-x-mod-dev puts the x/mod sources (a GOPATH tree).
-GOCODE = Path("/usr/share/gocode")
 XMOD_PACKAGES = ("sumdb/note/note.go", "sumdb/tlog/tlog.go")
 INSTALL_HINT = "run scripts/install-test-deps.sh (apt: golang-go golang-golang-x-mod-dev)"
 
@@ -65,16 +64,7 @@ def kclcheck(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if missing:
         _unavailable(f"golang.org/x/mod sources missing under {GOCODE} ({', '.join(missing)})")
     work = tmp_path_factory.mktemp("kclcheck")
-    env = {
-        **os.environ,
-        "GO111MODULE": "off",
-        "GOPATH": f"{work / 'gopath'}{os.pathsep}{GOCODE}",
-        "GOFLAGS": "",
-        "CGO_ENABLED": "0",
-        "GOTOOLCHAIN": "local",
-    }
-    if not (os.environ.get("GOCACHE") or os.environ.get("XDG_CACHE_HOME") or os.environ.get("HOME")):
-        env["GOCACHE"] = str(work / "gocache")
+    env = go_environment(work, f"{work / 'gopath'}{os.pathsep}{GOCODE}")
     binary = work / "kclcheck"
     build = subprocess.run(
         [go, "build", "-o", str(binary), "."],
