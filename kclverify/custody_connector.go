@@ -47,12 +47,16 @@ func same(states ...string) map[string]string {
 }
 
 // addYears is Python's add_years: the same day and time `years` later; 29
-// February becomes 28 February when the target year has none. Python's
-// datetime ends at year 9999: beyond it the ValueError escapes the rule — in
-// a partial replay that is replay.state_unknown with Python's text.
+// February becomes 28 February when the target year has none; past year 9999
+// the calendar's last instant.
 func addYears(moment time.Time, years int) (time.Time, error) {
 	year := moment.Year() + years
-	if year > 9999 || year < 1 {
+	if year > 9999 {
+		// Past the calendar's last year: its last instant (connector.add_years), so
+		// the validity rule refuses an install dated 9996–9999.
+		return time.Date(9999, time.December, 31, 23, 59, 59, 999999000, time.UTC), nil
+	}
+	if year < 1 {
 		return time.Time{}, Errf("replay.state_unknown", "ValueError: year %d is out of range", year)
 	}
 	day := moment.Day()

@@ -12,7 +12,7 @@ cited where they are enforced.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import MAXYEAR, datetime
 from typing import Any
 
 from ledger.custody.common import (
@@ -95,6 +95,15 @@ def epcis(event: str, action: str | None, step: str | None, disposition: str | N
 
 
 def add_years(moment: datetime, years: int) -> datetime:
+    """``moment`` plus whole years; 29 February becomes the 28th.
+
+    Past the calendar's last year (9999) the answer is its last instant: a
+    date that many years after an event in 9996–9999 is later than any
+    certificate expiry, so the validity rule refuses such an install instead
+    of the replay crashing on an unrepresentable date.
+    """
+    if moment.year + years > MAXYEAR:
+        return datetime.max.replace(tzinfo=moment.tzinfo)
     try:
         return moment.replace(year=moment.year + years)
     except ValueError:  # 29 February

@@ -625,6 +625,36 @@ def _validity_weakest_card(w: World, ok: bool) -> Action:
     return lambda: w.install(unit)
 
 
+@case("rule.certificate_validity", "install_dated_near_year_9999")
+def _validity_at_the_end_of_the_calendar(w: World, ok: bool) -> Action:
+    """Cards valid until 9998–9999 and an install dated 9998: four more years do not exist, so the
+    rule refuses (the date arithmetic used to crash the append with a 500 and the verifier)."""
+    if ok:
+        usual = w.unit("INSPECTED")
+        return lambda: w.install(usual)
+    unit = w.unit("INSPECTED", not_after="9998-12-31T00:00:00Z")  # the second card: 9999
+    record = unit.record
+    assert record.last_inspection is not None
+    assert record.cert_not_after is not None
+    at = datetime(9998, 6, 1, 12, 0, tzinfo=UTC)
+    envelope = signed_statement(
+        w.ctx,
+        at=at,
+        kind="installed",
+        subject=unit.subject,
+        by=party(TECH),
+        data={
+            "practice": w.practice,
+            "seal_check": record.last_inspection.nonce,
+            "firmware": record.firmware,
+            "remaining_validity_days": custody.remaining_validity_days(record.cert_not_after, at),
+        },
+        keys=[w.key(TECH)],
+        place=location(PRACTICE),
+    )
+    return lambda: w.ctx.writer().append([envelope])
+
+
 @case("rule.certificate_validity", "override_without_auditor_signature")
 def _validity_unsigned_override(w: World, ok: bool) -> Action:
     unit = w.unit("INSPECTED", not_after=SHORT_VALIDITY)
