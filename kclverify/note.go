@@ -107,10 +107,9 @@ func formatVkey(name string, signatureType byte, publicKey []byte) string {
 	return fmt.Sprintf("%s+%08x+%s", name, ident, material)
 }
 
-// tlB64Decode is Python's base64.b64decode(text, validate=True): the
-// standard alphabet, then padding as binascii accepts it (any padding after
-// a complete quantum, exactly the right padding otherwise); unused low bits
-// are not checked.
+// tlB64Decode is how ledger/note.py decodes signature lines (format §10.2, Go's
+// StdEncoding): the standard alphabet and exactly the padded length; unused
+// low bits are not checked.
 func tlB64Decode(text string) ([]byte, bool) {
 	data := strings.TrimRight(text, "=")
 	pad := len(text) - len(data)
@@ -124,6 +123,10 @@ func tlB64Decode(text string) ([]byte, bool) {
 		}
 	}
 	switch len(data) % 4 {
+	case 0:
+		if pad != 0 { // padding after a complete quantum ("abcd="): not StdEncoding
+			return nil, false
+		}
 	case 1:
 		return nil, false
 	case 2:

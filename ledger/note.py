@@ -267,6 +267,10 @@ def parse_signature_line(line: str) -> NoteSignature:
         blob = base64.b64decode(b64, validate=True)
     except (binascii.Error, ValueError):
         raise MalformedNote("malformed note (signature is not base64)") from None
+    # Python also accepts padding after a complete quantum ("abcd="); Go's
+    # StdEncoding, which format §10.2 follows, does not: exactly the padded length.
+    if len(b64) != 4 * ((len(blob) + 2) // 3):
+        raise MalformedNote("malformed note (signature is not base64)")
     if len(blob) < 5:
         raise MalformedNote("malformed note (signature too short)")
     return NoteSignature(name, struct.unpack(">I", blob[:4])[0], blob[4:])

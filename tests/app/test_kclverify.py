@@ -23,6 +23,7 @@ except under CI=true, where they fail.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import random
@@ -258,6 +259,20 @@ def test_witness_policies(kclverify: Path, world: World, tmp_path: Path) -> None
     assert assert_same_verdict(kclverify, path).status == 0
     assert assert_same_verdict(kclverify, path, witnesses=vkeys[:1], required=2).status == 2
     assert assert_same_verdict(kclverify, path, witnesses=[world.log.vkey]).status == 2
+
+
+def test_a_signature_line_with_padding_after_a_complete_quantum(
+    kclverify: Path, world: World, tmp_path: Path
+) -> None:
+    """Go's note.Open refuses "abcd=" base64 in any signature line, even of an unknown key (§10.2)."""
+    parts = world.log.full()
+    stranger = "— stranger.example " + base64.b64encode(b"\x07" * 69).decode()
+    parts.checkpoint = parts.checkpoint + stranger.encode() + b"\n"
+    assert assert_same_verdict(kclverify, write_zip(tmp_path / "ok.zip", parts.members())).status == 0
+    parts.checkpoint = parts.checkpoint[:-1] + b"=\n"
+    verdict = assert_same_verdict(kclverify, write_zip(tmp_path / "padded.zip", parts.members()))
+    assert verdict.report is not None
+    assert [f["code"] for f in verdict.report["findings"]] == ["checkpoint.signature"]
 
 
 # --------------------------------------------------------------------------

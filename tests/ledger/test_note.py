@@ -233,6 +233,15 @@ def test_note_larger_than_one_mebibyte_is_malformed() -> None:
         open_note(note, verifiers(["peter_vkey"]))
 
 
+@pytest.mark.parametrize("extra", ["=", "=="])
+def test_padding_after_a_complete_quantum_is_malformed(extra: str) -> None:
+    """Go's StdEncoding (format §10.2) refuses "abcd="; Python's decoder alone would accept it."""
+    line = NoteSignature("n", 1, b"\x07" * 65).line().removesuffix("\n")  # 69 bytes: no padding
+    assert parse_signature_line(line).signature == b"\x07" * 65
+    with pytest.raises(MalformedNote, match="not base64"):
+        parse_signature_line(line + extra)
+
+
 def test_signature_line_round_trip() -> None:
     parsed = parse_signature_line(OPEN["peter_sig_line"].removesuffix("\n"))
     assert parsed.name == "PeterNeumann"
