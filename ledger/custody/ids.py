@@ -7,7 +7,7 @@ character is a Luhn mod-30 check character: it catches every single-character
 error and every swap of two adjacent characters.
 
 A seal id is ``<series: 2 letters><number: 7 digits><check>``, e.g.
-``KC00001237``; batches are consecutive numbers of one series.
+``KC0001237H`` (number 1237); batches are consecutive numbers of one series.
 """
 
 from __future__ import annotations
