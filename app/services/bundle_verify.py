@@ -73,6 +73,8 @@ class ZipSource:
             self._zip = zipfile.ZipFile(path)
         except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError) as exc:
             raise BundleError(f"{path} is not a readable zip archive ({_reason(exc)})") from None
+        except NotImplementedError as exc:  # zipfile: a member needs a newer zip version than it reads
+            raise BundleError(f"{path} needs an unsupported zip feature ({exc})") from None
         try:
             self.layout = self._check(path)
         except BaseException:
@@ -132,6 +134,8 @@ class ZipSource:
                     yield block
         except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError) as exc:
             raise BundleError(f"bundle member {name} is corrupt ({_reason(exc)})") from None
+        except NotImplementedError as exc:  # zipfile: a newer zip version than it reads
+            raise BundleError(f"bundle member {name} needs an unsupported zip feature ({exc})") from None
 
     def close(self) -> None:
         self._zip.close()

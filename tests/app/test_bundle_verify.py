@@ -608,6 +608,18 @@ def hostile_corrupt_member(world: World, tmp: Path) -> Path:
     return path
 
 
+def hostile_future_zip_version(world: World, tmp: Path) -> Path:
+    """A member that needs a newer zip than Python reads (version 6.4): unusable, not a crash."""
+    path = tmp / "b.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in _honest_members(world):
+            info = zip_info(name)
+            if name == "checkpoint":
+                info.extract_version = 64
+            archive.writestr(info, data)
+    return path
+
+
 def hostile_zip_bomb(world: World, tmp: Path) -> Path:
     path = tmp / "b.zip"
     with zipfile.ZipFile(path, "w") as archive:
@@ -658,6 +670,7 @@ HOSTILE = {
     "truncated-zip": (hostile_truncated_zip, "not a readable zip"),
     "corrupt-member": (hostile_corrupt_member, "is corrupt"),
     "zip-bomb": (hostile_zip_bomb, "zip bomb"),
+    "future-zip-version": (hostile_future_zip_version, "unsupported zip feature"),
     "not-a-zip": (hostile_not_a_zip, "not a readable zip"),
     "nothing-there": (hostile_nothing_there, "no bundle at"),
     "directory-symlink": (hostile_directory_symlink, "symbolic link"),
