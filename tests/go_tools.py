@@ -8,6 +8,7 @@ tests/interop/kclcheck (tests/app/test_go_interop.py) and kclverify/
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 #: Where Debian's golang-*-dev packages put Go sources (a GOPATH tree).
@@ -28,3 +29,17 @@ def go_environment(work: Path, gopath: str = str(GOCODE)) -> dict[str, str]:
     if not (os.environ.get("GOCACHE") or os.environ.get("XDG_CACHE_HOME") or os.environ.get("HOME")):
         env["GOCACHE"] = str(work / "gocache")
     return env
+
+
+def go_build(go: str, source: Path, binary: Path, env: dict[str, str]) -> Path:
+    """Build the Go program in ``source`` into ``binary``; a build failure fails the test, never skips it."""
+    build = subprocess.run(
+        [go, "build", "-o", str(binary), "."],
+        cwd=source,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert build.returncode == 0, f"go build failed:\n{build.stdout}{build.stderr}"
+    return binary

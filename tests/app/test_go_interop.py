@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from ledger.checkpoint import Checkpoint, parse_checkpoint_unverified, sign_checkpoint
 from ledger.note import SIG_ED25519, format_vkey, key_id
-from tests.go_tools import GOCODE, go_environment
+from tests.go_tools import GOCODE, go_build, go_environment
 from tests.helpers import LedgerFixture
 
 REPO = Path(__file__).resolve().parents[2]
@@ -66,17 +66,7 @@ def kclcheck(tmp_path_factory: pytest.TempPathFactory) -> Path:
     work = tmp_path_factory.mktemp("kclcheck")
     env = go_environment(work, f"{work / 'gopath'}{os.pathsep}{GOCODE}")
     binary = work / "kclcheck"
-    build = subprocess.run(
-        [go, "build", "-o", str(binary), "."],
-        cwd=CHECKER_SRC,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    # A build failure is a real failure, never a skip.
-    assert build.returncode == 0, f"go build failed:\n{build.stdout}{build.stderr}"
-    return binary
+    return go_build(go, CHECKER_SRC, binary, env)
 
 
 @dataclass

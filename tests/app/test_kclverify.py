@@ -54,7 +54,7 @@ from tests.app.test_bundle_verify import HOSTILE, World
 from tests.app.test_bundle_verify import world as world  # the module's fixture
 from tests.app.test_guard_rules import CASES as RULE_CASES
 from tests.app.test_guard_rules import RuleCase
-from tests.go_tools import GOCODE, go_environment
+from tests.go_tools import GOCODE, go_build, go_environment
 from tests.helpers import LedgerFixture
 
 REPO = Path(__file__).resolve().parents[2]
@@ -87,17 +87,7 @@ def kclverify(tmp_path_factory: pytest.TempPathFactory) -> Path:
         _unavailable(f"Go sources of {', '.join(missing)} missing under {GOCODE}")
     work = tmp_path_factory.mktemp("kclverify")
     binary = work / "kclverify"
-    build = subprocess.run(
-        [go, "build", "-o", str(binary), "."],
-        cwd=SOURCE,
-        env=go_environment(work),
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    # A build failure is a real failure, never a skip.
-    assert build.returncode == 0, f"go build failed:\n{build.stdout}{build.stderr}"
-    return binary
+    return go_build(go, SOURCE, binary, go_environment(work))
 
 
 # --------------------------------------------------------------------------
