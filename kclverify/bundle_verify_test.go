@@ -55,6 +55,11 @@ func writeZip(t *testing.T, path string, members []member, edit func(i int, h *z
 		}
 		f.Write(m.data)
 	}
+	return closeZip(t, w, &buf, path)
+}
+
+// closeZip finishes the archive in buf and writes it to path.
+func closeZip(t *testing.T, w *zip.Writer, buf *bytes.Buffer, path string) string {
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -83,13 +88,7 @@ func writeRawZip(t *testing.T, path string, members []member, edit func(i int, h
 		}
 		f.Write(m.data)
 	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return path
+	return closeZip(t, w, &buf, path)
 }
 
 func writeDir(t *testing.T, path string, members []member) string {

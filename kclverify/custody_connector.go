@@ -18,7 +18,6 @@ package main
 import (
 	"sort"
 	"strconv"
-	"strings"
 	"time"
 )
 
@@ -559,26 +558,6 @@ func effectRemoved(state *LedgerState, ctx *Context, record *ConnectorRecord) er
 	return nil
 }
 
-// guardRemovedOperating is defined but not registered in connector.py
-// (the `refuse` entry of `removed` gives the same rule); kept for fidelity.
-func guardRemovedOperating(state *LedgerState, ctx *Context, record *ConnectorRecord) error {
-	if record.State == IN_OPERATION {
-		return Errf("rule.deregister_before_removal", "%s is in operation: deregister it first", record.Subject)
-	}
-	return nil
-}
-
-// guardDestroyState is defined but not registered in connector.py (the
-// `refuse` entries of `destroyed` give the same rule); kept for fidelity.
-func guardDestroyState(state *LedgerState, ctx *Context, record *ConnectorRecord) error {
-	if record.State != DECOMMISSIONED {
-		return Errf("rule.destroy_requires_decommission", "%s must be decommissioned first", record.Subject)
-	}
-	return nil
-}
-
-var _, _ = guardRemovedOperating, guardDestroyState
-
 // ccRefuse maps every state to the same refusal.
 func ccRefuse(rule, reason string, states ...string) map[string]Refusal {
 	m := make(map[string]Refusal, len(states))
@@ -896,14 +875,6 @@ func ccSorted(values []string) []string {
 	copy(out, values)
 	sort.Strings(out)
 	return out
-}
-
-func ccHex(b *strings.Builder, v int64, width int) {
-	h := strconv.FormatInt(v, 16)
-	for i := len(h); i < width; i++ {
-		b.WriteByte('0')
-	}
-	b.WriteString(h)
 }
 
 // ccParseTimestamp is times.parse_timestamp: Python keeps microseconds only

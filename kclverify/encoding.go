@@ -22,8 +22,6 @@ const (
 
 func b64encode(data []byte) string { return base64.StdEncoding.EncodeToString(data) }
 
-func b64urlEncode(data []byte) string { return base64.RawURLEncoding.EncodeToString(data) }
-
 // B64Decode is encoding.b64decode: standard padded base64 in canonical form.
 // what "" means Python's default field name "base64".
 func B64Decode(s string, what string) ([]byte, error) {

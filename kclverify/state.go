@@ -264,20 +264,6 @@ func ApplyEntry(state *LedgerState, ctx *Context, leaf []byte) error {
 	return nil
 }
 
-// keysNeeded: key ids referenced by envs that state does not know yet
-// (state.keys_needed; unused by the verifier, ported for completeness).
-func keysNeeded(state *LedgerState, envs []*Envelope) map[string]bool {
-	out := map[string]bool{}
-	for _, e := range envs {
-		for _, s := range e.Signatures {
-			if _, ok := state.Keys[s.KeyID]; !ok {
-				out[s.KeyID] = true
-			}
-		}
-	}
-	return out
-}
-
 // ---------------------------------------------------------------------------
 // Small helpers that reproduce Python's string forms in messages.
 

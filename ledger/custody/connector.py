@@ -692,13 +692,6 @@ def _effect_removed(state: LedgerState, ctx: Context, record: ConnectorRecord) -
     record.practice = None
 
 
-def _guard_removed_operating(state: LedgerState, ctx: Context, record: ConnectorRecord) -> None:
-    if record.state == IN_OPERATION:
-        raise RuleViolation(
-            "rule.deregister_before_removal", f"{record.subject} is in operation: deregister it first"
-        )
-
-
 connector_kind(
     "removed",
     roles={TECHNICIAN},
@@ -735,13 +728,6 @@ connector_kind(
     epcis=epcis("ObjectEvent", "DELETE", "decommissioning", "inactive"),
     summary="Taken out of service for good (before destruction).",
 )
-
-
-def _guard_destroy_state(state: LedgerState, ctx: Context, record: ConnectorRecord) -> None:
-    if record.state != DECOMMISSIONED:
-        raise RuleViolation(
-            "rule.destroy_requires_decommission", f"{record.subject} must be decommissioned first"
-        )
 
 
 connector_kind(

@@ -23,7 +23,7 @@ import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ed25519
@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from ledger.checkpoint import Checkpoint, parse_checkpoint_unverified, sign_checkpoint
 from ledger.note import SIG_ED25519, format_vkey, key_id
-from tests.go_tools import GOCODE, go_build, go_environment
+from tests.go_tools import GOCODE, go_build, go_environment, unavailable
 from tests.helpers import LedgerFixture
 
 REPO = Path(__file__).resolve().parents[2]
@@ -47,10 +47,8 @@ SIZE = 1 + sum(BATCHES)
 BAD_INCLUSION_2 = f"inclusion[2] (index 7, size {SIZE}): tlog.CheckRecord: invalid transparency proof"
 
 
-def _unavailable(reason: str) -> None:
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"Go interop check needs Go and x/mod under CI=true: {reason}; {INSTALL_HINT}")
-    pytest.skip(f"Go interop check not possible: {reason}; {INSTALL_HINT}")
+def _unavailable(reason: str) -> NoReturn:
+    unavailable("the Go interop check", reason, INSTALL_HINT)
 
 
 @pytest.fixture(scope="session")
@@ -59,7 +57,6 @@ def kclcheck(tmp_path_factory: pytest.TempPathFactory) -> Path:
     go = shutil.which("go")
     if go is None:
         _unavailable("`go` is not on PATH")
-    assert go is not None
     missing = [p for p in XMOD_PACKAGES if not (GOCODE / "src/golang.org/x/mod" / p).is_file()]
     if missing:
         _unavailable(f"golang.org/x/mod sources missing under {GOCODE} ({', '.join(missing)})")

@@ -33,7 +33,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 
@@ -54,7 +54,7 @@ from tests.app.test_bundle_verify import HOSTILE, World
 from tests.app.test_bundle_verify import world as world  # the module's fixture
 from tests.app.test_guard_rules import CASES as RULE_CASES
 from tests.app.test_guard_rules import RuleCase
-from tests.go_tools import GOCODE, go_build, go_environment
+from tests.go_tools import GOCODE, go_build, go_environment, unavailable
 from tests.helpers import LedgerFixture
 
 REPO = Path(__file__).resolve().parents[2]
@@ -70,10 +70,8 @@ INSTALL_HINT = (
 )
 
 
-def _unavailable(reason: str) -> None:
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"kclverify needs Go and x/text under CI=true: {reason}; {INSTALL_HINT}")
-    pytest.skip(f"kclverify cannot be built: {reason}; {INSTALL_HINT}")
+def _unavailable(reason: str) -> NoReturn:
+    unavailable("kclverify", reason, INSTALL_HINT)
 
 
 @pytest.fixture(scope="session")
@@ -81,7 +79,6 @@ def kclverify(tmp_path_factory: pytest.TempPathFactory) -> Path:
     go = shutil.which("go")
     if go is None:
         _unavailable("`go` is not on PATH")
-    assert go is not None
     missing = [name for name, path in GO_SOURCES.items() if not path.is_file()]
     if missing:
         _unavailable(f"Go sources of {', '.join(missing)} missing under {GOCODE}")
